@@ -1,0 +1,3 @@
+from dancu.cli import main
+
+main()

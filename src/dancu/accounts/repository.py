@@ -1,0 +1,102 @@
+"""Queries of accounts, sessions, tokens and login attempts."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from dancu.accounts.models import Account, ApiToken, LoginAttempt, WebSession
+from dancu.units.models import Unit
+
+
+async def by_username(session: AsyncSession, username: str) -> Account | None:
+    return await session.scalar(select(Account).where(Account.username == username))
+
+
+async def by_id(session: AsyncSession, account_id: int) -> Account | None:
+    return await session.get(Account, account_id)
+
+
+async def by_person(session: AsyncSession, person_id: int) -> Account | None:
+    return await session.scalar(select(Account).where(Account.person_id == person_id))
+
+
+async def add(session: AsyncSession, obj: Account | WebSession | ApiToken | LoginAttempt) -> None:
+    session.add(obj)
+    await session.flush()
+
+
+async def session_with_account(
+    session: AsyncSession, token_hash: str, now: datetime
+) -> tuple[WebSession, Account, Unit] | None:
+    row = (
+        await session.execute(
+            select(WebSession, Account, Unit)
+            .join(Account, Account.id == WebSession.account_id)
+            .join(Unit, Unit.code == Account.unit_code)
+            .where(
+                WebSession.token_hash == token_hash,
+                WebSession.revoked_at.is_(None),
+                WebSession.expires_at > now,
+                Account.is_active.is_(True),
+            )
+        )
+    ).first()
+    return (row[0], row[1], row[2]) if row else None
+
+
+async def token_with_account(
+    session: AsyncSession, token_hash: str, now: datetime
+) -> tuple[ApiToken, Account, Unit] | None:
+    row = (
+        await session.execute(
+            select(ApiToken, Account, Unit)
+            .join(Account, Account.id == ApiToken.account_id)
+            .join(Unit, Unit.code == Account.unit_code)
+            .where(
+                ApiToken.token_hash == token_hash,
+                ApiToken.revoked_at.is_(None),
+                or_(ApiToken.expires_at.is_(None), ApiToken.expires_at > now),
+                Account.is_active.is_(True),
+            )
+        )
+    ).first()
+    return (row[0], row[1], row[2]) if row else None
+
+
+async def revoke_session(session: AsyncSession, token_hash: str, now: datetime) -> None:
+    await session.execute(update(WebSession).where(WebSession.token_hash == token_hash).values(revoked_at=now))
+
+
+async def failures_since(session: AsyncSession, kind: str, key: str, ip: str, since: datetime) -> tuple[int, int]:
+    """Failed attempts since `since` for this key, and from this IP."""
+    base = and_(LoginAttempt.kind == kind, LoginAttempt.success.is_(False), LoginAttempt.at > since)
+    by_key = await session.scalar(select(func.count()).where(base, LoginAttempt.key == key)) or 0
+    by_ip = await session.scalar(select(func.count()).where(base, LoginAttempt.ip == ip)) or 0
+    return by_key, by_ip
+
+
+async def tokens_of(session: AsyncSession, account_id: int) -> Sequence[ApiToken]:
+    return (
+        await session.scalars(select(ApiToken).where(ApiToken.account_id == account_id).order_by(ApiToken.id))
+    ).all()
+
+
+async def token_by_id(session: AsyncSession, token_id: int) -> ApiToken | None:
+    return await session.get(ApiToken, token_id)
+
+
+async def list_in_subtree(
+    session: AsyncSession, unit_path: str, *, q: str | None, offset: int, limit: int
+) -> tuple[Sequence[tuple[Account, Unit]], int]:
+    where = [Unit.path.startswith(unit_path, autoescape=True)]
+    if q:
+        like = f"%{q.lower()}%"
+        where.append(or_(func.lower(Account.username).like(like), func.lower(Account.display_name).like(like)))
+    base = select(Account, Unit).join(Unit, Unit.code == Account.unit_code).where(*where)
+    total = await session.scalar(select(func.count()).select_from(base.subquery())) or 0
+    rows = (await session.execute(base.order_by(Account.username).offset(offset).limit(limit))).all()
+    return [(r[0], r[1]) for r in rows], total

@@ -1,0 +1,168 @@
+"""The FastAPI application factory."""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import FastAPI, Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, RedirectResponse
+from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from dancu import __version__
+from dancu.checkpoints.recorder import shutdown as stop_recorder
+from dancu.config import Settings, get_settings
+from dancu.core.db import Database
+from dancu.core.errors import DomainError, Unauthenticated
+from dancu.core.logging import configure_logging
+from dancu.core.middleware import RequestContextMiddleware
+from dancu.core.web import gettext_for, is_htmx, render
+from dancu.notifications.worker import delivery_worker
+
+log = logging.getLogger("dancu.http")
+STATIC_DIR = Path(__file__).resolve().parent / "static"
+
+# Routers are listed by module so each domain stays self-contained; a missing optional module is an error.
+ROUTERS = [
+    "dancu.health",
+    # The scanning API first: route matching is linear, and it is the hottest path.
+    "dancu.checkpoints.api",
+    "dancu.accounts.api",
+    "dancu.accounts.pages",
+    "dancu.units.api",
+    "dancu.units.pages",
+    "dancu.registry.api",
+    "dancu.registry.pages",
+    "dancu.registry.imports_web",
+    "dancu.credentials.api",
+    "dancu.declarations.api",
+    "dancu.declarations.pages",
+    "dancu.checkpoints.pages",
+    "dancu.notifications.api",
+    "dancu.notifications.pages",
+]
+
+
+def _wants_json(request: Request) -> bool:
+    return request.url.path.startswith("/api/") or "application/json" in request.headers.get("accept", "")
+
+
+def _validation_details(exc: RequestValidationError) -> list[dict[str, object]]:
+    out = []
+    for err in exc.errors():
+        loc = [str(p) for p in err.get("loc", ()) if p not in ("body", "query", "path", "form")]
+        out.append({"field": ".".join(loc) or None, "message": err.get("msg", "invalid")})
+    return out
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    async def domain_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, DomainError)
+        if _wants_json(request):
+            return JSONResponse(exc.to_dict(), status_code=exc.status_code)
+        if isinstance(exc, Unauthenticated) and request.method == "GET" and not is_htmx(request):
+            return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
+        message = exc.localized(gettext_for(request))
+        template = "partials/error.html" if is_htmx(request) else "error.html"
+        return render(
+            request,
+            template,
+            {"status": exc.status_code, "message": message, "field": exc.field},
+            status_code=exc.status_code,
+        )
+
+    async def validation_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, RequestValidationError)
+        details = _validation_details(exc)
+        if _wants_json(request):
+            first = details[0] if details else {"field": None, "message": "invalid"}
+            return JSONResponse(
+                {
+                    "error": "validation_failed",
+                    "message": f"{first['field']}: {first['message']}",
+                    "field": first["field"],
+                    "details": details,
+                },
+                status_code=422,
+            )
+        message = "; ".join(f"{d['field']}: {d['message']}" for d in details)
+        template = "partials/error.html" if is_htmx(request) else "error.html"
+        return render(request, template, {"status": 422, "message": message, "field": None}, status_code=422)
+
+    async def http_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, StarletteHTTPException)
+        if _wants_json(request):
+            return JSONResponse(
+                {"error": "http_error", "message": str(exc.detail)},
+                status_code=exc.status_code,
+                headers=getattr(exc, "headers", None),
+            )
+        return render(
+            request,
+            "error.html",
+            {"status": exc.status_code, "message": str(exc.detail), "field": None},
+            status_code=exc.status_code,
+        )
+
+    async def unexpected(request: Request, exc: Exception) -> Response:
+        log.exception("unhandled error", extra={"path": request.url.path})
+        rid = getattr(request.state, "request_id", "")
+        if _wants_json(request):
+            return JSONResponse({"error": "internal", "message": "Internal error", "request_id": rid}, status_code=500)
+        return render(
+            request, "error.html", {"status": 500, "message": f"Internal error ({rid})", "field": None}, status_code=500
+        )
+
+    app.add_exception_handler(DomainError, domain_error)
+    app.add_exception_handler(RequestValidationError, validation_error)
+    app.add_exception_handler(StarletteHTTPException, http_error)
+    app.add_exception_handler(Exception, unexpected)
+
+
+def create_app(
+    settings: Settings | None = None, db: Database | None = None, routers: list[str] | None = None
+) -> FastAPI:
+    settings = settings or get_settings()
+    configure_logging(settings.log_level, settings.log_json)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        own = db is None
+        app.state.db = db or Database(settings.database_url)
+        try:
+            if settings.webhook_worker:
+                async with delivery_worker(app.state.db):
+                    yield
+            else:
+                yield
+        finally:
+            await stop_recorder(app)
+            if own:
+                await app.state.db.dispose()
+
+    app = FastAPI(
+        title="dancu",
+        version=__version__,
+        description="Epidemic response on top of the national population register.",
+        lifespan=lifespan,
+        openapi_url="/api/v1/openapi.json",
+        docs_url="/api/v1/docs",
+        redoc_url=None,
+    )
+    app.state.settings = settings
+    if db is not None:
+        app.state.db = db
+
+    app.add_middleware(RequestContextMiddleware)
+    install_error_handlers(app)
+    for name in ROUTERS if routers is None else routers:
+        module = importlib.import_module(name)
+        app.include_router(module.router)
+    STATIC_DIR.mkdir(exist_ok=True)
+    app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
+    return app

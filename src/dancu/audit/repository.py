@@ -1,0 +1,96 @@
+"""Queries of the audit log. Only this module builds audit queries."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+
+from sqlalchemy import func, select, text
+from sqlalchemy import insert as insert_stmt
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from dancu.audit.models import AuditEvent
+
+GENESIS = "0" * 64
+# An arbitrary constant naming the audit chain's advisory lock on PostgreSQL.
+_CHAIN_LOCK_KEY = 0x6175646974  # "audit"
+
+
+def is_postgresql(session: AsyncSession) -> bool:
+    return session.get_bind().dialect.name == "postgresql"
+
+
+async def lock_chain_and_reserve(session: AsyncSession, chain: int) -> tuple[str, int]:
+    """Lock one chain until commit; return its last hash and the id for the next event.
+
+    Two statements on purpose: under READ COMMITTED the second statement's snapshot is taken after
+    the lock is granted, so it sees the event committed by the previous holder.
+    """
+    if is_postgresql(session):
+        await session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _CHAIN_LOCK_KEY + chain})
+        row = (
+            await session.execute(
+                text(
+                    "SELECT (SELECT hash FROM audit_events WHERE chain = :c ORDER BY id DESC LIMIT 1), "
+                    "nextval(pg_get_serial_sequence('audit_events', 'id'))"
+                ),
+                {"c": chain},
+            )
+        ).one()
+    else:
+        # SQLite: every write transaction already holds the database's write lock (BEGIN IMMEDIATE).
+        row = (
+            await session.execute(
+                text(
+                    "SELECT (SELECT hash FROM audit_events WHERE chain = :c ORDER BY id DESC LIMIT 1), "
+                    "(SELECT coalesce(max(id), 0) + 1 FROM audit_events)"
+                ),
+                {"c": chain},
+            )
+        ).one()
+    return row[0] or GENESIS, int(row[1])
+
+
+async def insert(session: AsyncSession, values: dict[str, object]) -> None:
+    await session.execute(insert_stmt(AuditEvent), [values])
+
+
+async def chains(session: AsyncSession) -> list[int]:
+    return list((await session.scalars(select(AuditEvent.chain).distinct().order_by(AuditEvent.chain))).all())
+
+
+async def iter_chain(session: AsyncSession, chain: int, batch: int = 5000) -> AsyncIterator[AuditEvent]:
+    last_id = 0
+    while True:
+        rows = (
+            await session.scalars(
+                select(AuditEvent)
+                .where(AuditEvent.chain == chain, AuditEvent.id > last_id)
+                .order_by(AuditEvent.id)
+                .limit(batch)
+            )
+        ).all()
+        if not rows:
+            return
+        for row in rows:
+            yield row
+        last_id = rows[-1].id
+
+
+async def for_person(
+    session: AsyncSession, person_id: int, *, staff_only: bool, offset: int, limit: int
+) -> tuple[Sequence[AuditEvent], int]:
+    where = [AuditEvent.person_id == person_id]
+    if staff_only:
+        where.append(AuditEvent.actor_role.is_not(None))
+        where.append(AuditEvent.actor_role != "citizen")
+    total = await session.scalar(select(func.count()).select_from(AuditEvent).where(*where)) or 0
+    rows = (
+        await session.scalars(
+            select(AuditEvent).where(*where).order_by(AuditEvent.id.desc()).offset(offset).limit(limit)
+        )
+    ).all()
+    return rows, total
+
+
+async def count(session: AsyncSession) -> int:
+    return await session.scalar(select(func.count()).select_from(AuditEvent)) or 0

@@ -1,0 +1,149 @@
+"""record_event(): the one way anything is written to the audit log, and chain verification."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import secrets
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from dancu.accounts.permissions import Actor
+from dancu.audit import repository
+from dancu.audit.models import AuditEvent
+from dancu.core.db import after_rollback, utcnow
+
+GENESIS = "0" * 64
+AUDIT_CHAINS = 8  # parallel chains on PostgreSQL; SQLite serialises writers anyway and uses one
+_COLUMNS = [c.name for c in AuditEvent.__table__.columns]
+
+
+def _canonical(event: AuditEvent) -> bytes:
+    body = {
+        "id": event.id,
+        "chain": event.chain,
+        "at": event.at.isoformat(timespec="microseconds"),
+        "actor_id": event.actor_id,
+        "actor_role": event.actor_role,
+        "actor_unit": event.actor_unit,
+        "action": event.action,
+        "outcome": event.outcome,
+        "person_id": event.person_id,
+        "subject_type": event.subject_type,
+        "subject_id": event.subject_id,
+        "purpose": event.purpose,
+        "ip": event.ip,
+        "request_id": event.request_id,
+        "details": event.details,
+    }
+    return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str).encode()
+
+
+def chain_hash(prev_hash: str, event: AuditEvent) -> str:
+    return hashlib.sha256(prev_hash.encode() + b"\n" + _canonical(event)).hexdigest()
+
+
+async def record_event(
+    session: AsyncSession,
+    actor: Actor | None,
+    action: str,
+    *,
+    person_id: int | None = None,
+    subject_type: str | None = None,
+    subject_id: str | int | None = None,
+    purpose: str | None = None,
+    outcome: str = "ok",
+    details: dict[str, Any] | None = None,
+    ip: str | None = None,
+    at: datetime | None = None,
+) -> AuditEvent:
+    """Append one event to the hash chain, in the caller's transaction.
+
+    The chain is extended under a lock held until the caller's commit, so events form one linear
+    chain in id order even with concurrent writers. A denied attempt is recorded even when the
+    unit of work then fails (the denial is re-recorded after the rollback).
+    """
+    if outcome == "denied" and not session.info.get("replaying_denials"):
+
+        async def replay(s: AsyncSession) -> None:
+            s.info["replaying_denials"] = True
+            try:
+                await record_event(
+                    s,
+                    actor,
+                    action,
+                    person_id=person_id,
+                    subject_type=subject_type,
+                    subject_id=subject_id,
+                    purpose=purpose,
+                    outcome=outcome,
+                    details=details,
+                    ip=ip,
+                    at=at,
+                )
+            finally:
+                s.info.pop("replaying_denials", None)
+
+        after_rollback(session, replay)
+    chain = session.info.get("audit_chain")
+    if chain is None:
+        # One chain per transaction (never two locks, so no deadlock); spread transactions over chains.
+        chain = secrets.randbelow(AUDIT_CHAINS) if repository.is_postgresql(session) else 0
+        session.info["audit_chain"] = chain
+    prev_hash, event_id = await repository.lock_chain_and_reserve(session, chain)
+    event = AuditEvent(
+        id=event_id,
+        chain=chain,
+        at=at or utcnow(),
+        actor_id=actor.account_id if actor else None,
+        actor_role=str(actor.role) if actor else None,
+        actor_unit=actor.unit_code if actor else None,
+        action=action,
+        outcome=outcome,
+        person_id=person_id,
+        subject_type=subject_type,
+        subject_id=str(subject_id) if subject_id is not None else None,
+        purpose=purpose,
+        ip=ip or (actor.ip if actor else None),
+        request_id=actor.request_id if actor else None,
+        details=details,
+        prev_hash=prev_hash,
+    )
+    event.hash = chain_hash(prev_hash, event)
+    await repository.insert(session, {c: getattr(event, c) for c in _COLUMNS})
+    return event
+
+
+@dataclass(frozen=True, slots=True)
+class VerifyReport:
+    checked: int
+    ok: bool
+    first_bad_id: int | None = None
+    reason: str | None = None
+
+
+async def verify_chain(session: AsyncSession, *, progress: Any = None) -> VerifyReport:
+    """Walk every chain in id order; report the first event that was edited, inserted or deleted."""
+    count = 0
+    for chain in await repository.chains(session):
+        prev = GENESIS
+        events: AsyncIterator[AuditEvent] = repository.iter_chain(session, chain)
+        async for event in events:
+            count += 1
+            if progress is not None:
+                progress(count)
+            if event.prev_hash != prev:
+                return VerifyReport(
+                    count,
+                    False,
+                    event.id,
+                    f"chain {chain} broken before event {event.id}: an earlier event was deleted or replaced",
+                )
+            if chain_hash(prev, event) != event.hash:
+                return VerifyReport(count, False, event.id, f"event {event.id} was edited after it was written")
+            prev = event.hash
+    return VerifyReport(count, True)

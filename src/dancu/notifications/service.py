@@ -1,0 +1,228 @@
+"""Notices to communes: producing them (in the caller's transaction), the audited inbox, marking handled.
+
+`notify_movement` runs on the checkpoint hot path (thousands per second): the units it needs and the list of
+active webhooks are cached per process, so with no webhooks it costs the two notice inserts and nothing more.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from dancu.accounts.permissions import Actor, Permission
+from dancu.audit.service import record_event
+from dancu.core.db import utcnow
+from dancu.core.errors import Forbidden
+from dancu.core.pagination import Page
+from dancu.notifications import repository as repo
+from dancu.notifications.models import Notice, WebhookDelivery
+from dancu.notifications.schemas import HandledOut, NoticeFilter, NoticeOut, NoticeQuery
+
+WEBHOOK_CACHE_SECONDS = 5.0
+UNIT_CACHE_SECONDS = 600.0
+
+# Per database URL: (loaded at, ((webhook id, unit path), ...)); per (database URL, unit code): (loaded at,
+# parent code, path). Monotonic clock.
+_webhooks: dict[str, tuple[float, tuple[tuple[int, str], ...]]] = {}
+_units: dict[tuple[str, str], tuple[float, str | None, str]] = {}
+
+
+def _db_key(session: AsyncSession) -> str:
+    return str(session.get_bind().engine.url)
+
+
+def invalidate_webhook_cache() -> None:
+    """Forget the cached active webhooks (after a webhook is created or deactivated in this process)."""
+    _webhooks.clear()
+
+
+async def _active_webhooks(session: AsyncSession) -> tuple[tuple[int, str], ...]:
+    key = _db_key(session)
+    now = time.monotonic()
+    cached = _webhooks.get(key)
+    if cached is not None and now - cached[0] < WEBHOOK_CACHE_SECONDS:
+        return cached[1]
+    hooks = tuple(await repo.active_webhook_paths(session))
+    _webhooks[key] = (now, hooks)
+    return hooks
+
+
+async def _unit_info(session: AsyncSession, codes: set[str]) -> dict[str, tuple[str | None, str]]:
+    key = _db_key(session)
+    now = time.monotonic()
+    out: dict[str, tuple[str | None, str]] = {}
+    missing = set()
+    for code in codes:
+        hit = _units.get((key, code))
+        if hit is not None and now - hit[0] < UNIT_CACHE_SECONDS:
+            out[code] = (hit[1], hit[2])
+        else:
+            missing.add(code)
+    if missing:
+        for code, (parent, path) in (await repo.unit_parents_and_paths(session, missing)).items():
+            _units[(key, code)] = (now, parent, path)
+            out[code] = (parent, path)
+    return out
+
+
+def _province_of(unit_code: str, units: dict[str, tuple[str | None, str]]) -> str:
+    info = units.get(unit_code)
+    return (info[0] if info else None) or unit_code
+
+
+@dataclass(frozen=True, slots=True)
+class Movement:
+    """One verified declaration or confirmed passage, for `notify_movements` (batches)."""
+
+    source: str  # declaration | passage
+    person_id: int
+    origin_unit_code: str
+    destination_unit_code: str
+    travel_date: date
+    declaration_id: int | None = None
+    passage_id: int | None = None
+    checkpoint_id: int | None = None
+
+
+async def notify_movements(session: AsyncSession, movements: Sequence[Movement]) -> list[Notice]:
+    """Notices for many movements in one insert (a checkpoint device's queued batch); see notify_movement."""
+    if not movements:
+        return []
+    units = await _unit_info(session, {m.origin_unit_code for m in movements}
+                             | {m.destination_unit_code for m in movements})
+    notices: list[Notice] = []
+    now = utcnow()
+    for m in movements:
+        common = dict(
+            source=m.source, person_id=m.person_id, declaration_id=m.declaration_id, passage_id=m.passage_id,
+            checkpoint_id=m.checkpoint_id, origin_unit_code=m.origin_unit_code,
+            origin_province=_province_of(m.origin_unit_code, units),
+            destination_unit_code=m.destination_unit_code, travel_date=m.travel_date, created_at=now,
+        )
+        notices.append(Notice(unit_code=m.origin_unit_code, kind="departure", **common))
+        notices.append(Notice(unit_code=m.destination_unit_code, kind="arrival", **common))
+    await repo.insert_notices(session, notices)
+    hooks = await _active_webhooks(session)
+    if hooks:
+        deliveries = [
+            WebhookDelivery(webhook_id=hook_id, notice_id=n.id, status="pending", attempts=0,
+                            next_attempt_at=now)
+            for n in notices
+            for hook_id, hook_path in hooks
+            if n.unit_code in units and units[n.unit_code][1].startswith(hook_path)
+        ]
+        if deliveries:
+            await repo.add_all(session, deliveries)
+    return notices
+
+
+async def notify_movement(
+    session: AsyncSession, *, source: str, person_id: int, origin_unit_code: str, destination_unit_code: str,
+    travel_date: date, declaration_id: int | None = None, passage_id: int | None = None,
+    checkpoint_id: int | None = None,
+) -> list[Notice]:
+    """Tell the commune of origin (a departure) and the commune of destination (an arrival).
+
+    In the same transaction, enqueue one webhook delivery per active webhook whose unit's subtree holds
+    the notified unit (the transactional outbox: a notice and its deliveries exist iff the cause does).
+    Returns [departure, arrival].
+    """
+    return await notify_movements(session, [Movement(
+        source=source, person_id=person_id, origin_unit_code=origin_unit_code,
+        destination_unit_code=destination_unit_code, travel_date=travel_date, declaration_id=declaration_id,
+        passage_id=passage_id, checkpoint_id=checkpoint_id,
+    )])
+
+
+# --- the inbox ------------------------------------------------------------------------------------
+
+def require_reader(actor: Actor) -> None:
+    if not actor.can(Permission.NOTICES_READ):
+        raise Forbidden("Your role does not allow this.")
+
+
+def to_out(row: repo.NoticeRow) -> NoticeOut:
+    n, person_name, national_id, origin_name, destination_name, checkpoint_name = row
+    return NoticeOut(
+        id=n.id, kind=n.kind, source=n.source, unit_code=n.unit_code, person_id=n.person_id,
+        person_name=person_name, national_id=national_id, origin_unit_code=n.origin_unit_code,
+        origin_name=origin_name, origin_province=n.origin_province,
+        destination_unit_code=n.destination_unit_code, destination_name=destination_name,
+        travel_date=n.travel_date, checkpoint_id=n.checkpoint_id,
+        checkpoint_name=checkpoint_name, declaration_id=n.declaration_id, passage_id=n.passage_id,
+        created_at=n.created_at, handled_at=n.handled_at, handled_by_id=n.handled_by_id,
+    )
+
+
+async def list_notices(session: AsyncSession, actor: Actor, query: NoticeQuery) -> Page[NoticeOut]:
+    """One page of the inbox, newest first. Opening it is one audited read (not one per person)."""
+    require_reader(actor)
+    f = NoticeFilter.model_validate(query.model_dump(exclude={"page", "size"}))
+    total = await repo.count_notices(session, actor, f)
+    rows = await repo.list_notices(session, actor, f, offset=(query.page - 1) * query.size, limit=query.size)
+    await record_event(session, actor, "notices:list", details={
+        "filters": f.as_query(), "page": query.page, "results": total, "shown": len(rows)})
+    return Page(items=[to_out(r) for r in rows], total=total, page=query.page, size=query.size)
+
+
+async def latest_id(session: AsyncSession, actor: Actor) -> int:
+    require_reader(actor)
+    return await repo.latest_visible_id(session, actor)
+
+
+async def open_stream(session: AsyncSession, actor: Actor, f: NoticeFilter, after_id: int | None) -> int:
+    """Start a live stream: audited once; returns the id after which notices are sent."""
+    require_reader(actor)
+    start = after_id if after_id is not None else await repo.latest_visible_id(session, actor)
+    await record_event(session, actor, "notices:stream", details={"filters": f.as_query(), "after": start})
+    return start
+
+
+async def new_notices(session: AsyncSession, actor: Actor, f: NoticeFilter, after_id: int,
+                      limit: int = 50) -> list[NoticeOut]:
+    """Notices newer than `after_id` in the actor's scope and filter, oldest first."""
+    require_reader(actor)
+    return [to_out(r) for r in await repo.notices_after(session, actor, f, after_id, limit=limit)]
+
+
+async def notices_by_id(session: AsyncSession, actor: Actor, ids: Sequence[int]) -> list[NoticeOut]:
+    require_reader(actor)
+    return [to_out(r) for r in await repo.rows_for_ids(session, actor, ids)]
+
+
+async def mark_handled(session: AsyncSession, actor: Actor, ids: Sequence[int]) -> HandledOut:
+    """Mark notices handled. Idempotent: already handled ones keep who and when; unknown or out-of-scope
+    ids are reported as not found. Audited once per call."""
+    require_reader(actor)
+    wanted = sorted(set(ids))
+    states = await repo.visible_states(session, actor, wanted)
+    todo = [i for i in wanted if i in states and states[i] is None]
+    updated = await repo.mark_handled(session, actor, todo, utcnow()) if todo else []
+    result = HandledOut(updated=sorted(updated), already_handled=[i for i in wanted if i in states and
+                                                                   i not in set(updated)],
+                        not_found=[i for i in wanted if i not in states])
+    await record_event(
+        session, actor, "notices:handle", subject_type="notice",
+        subject_id=wanted[0] if len(wanted) == 1 else None,
+        details={"updated": result.updated, "already_handled": result.already_handled,
+                 "not_found": len(result.not_found)},
+    )
+    return result
+
+
+async def provinces(session: AsyncSession) -> list[tuple[str, str]]:
+    return list(await repo.provinces(session))
+
+
+async def checkpoint_options(session: AsyncSession, actor: Actor, text: str) -> list[tuple[int, str]]:
+    require_reader(actor)
+    text = text.strip()[:100]
+    return list(await repo.checkpoints_named(session, text, 15)) if text else []
+
+
+async def checkpoint_name(session: AsyncSession, checkpoint_id: int | None) -> str | None:
+    return await repo.checkpoint_name(session, checkpoint_id) if checkpoint_id else None

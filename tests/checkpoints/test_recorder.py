@@ -1,0 +1,68 @@
+"""Group commit: concurrent requests share transactions on PostgreSQL; a bad item fails alone."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+
+import httpx
+from fastapi import FastAPI
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from dancu.checkpoints.models import Passage
+from dancu.checkpoints.passages import prepare
+from dancu.checkpoints.recorder import get_recorder
+from dancu.checkpoints.schemas import PassageIn
+from dancu.core.db import utcnow
+from tests.checkpoints.conftest import Scene, actor_of, make_declaration, passage, post_passage
+from tests.factories import make_person
+
+
+async def test_concurrent_scans_are_recorded_once_each(
+    app: FastAPI, client: httpx.AsyncClient, session: AsyncSession, scene: Scene
+) -> None:
+    people = [await make_person(session, full_name=f"Hành Khách {i}") for i in range(24)]
+    codes = [
+        (await make_declaration(session, p, scene.keyring, destination=scene.destination)).pass_code for p in people
+    ]
+    bodies = [passage(c) for c in codes]
+    # Warm the token and assignment caches first: the test database is one connection, which concurrent
+    # sessions cannot share (the server has a pool); after this only the recorder touches the database.
+    assert (
+        await client.post(f"/api/v1/checkpoints/{scene.checkpoint.id}/scan", json={"code": "x"}, headers=scene.headers)
+    ).status_code == 200
+    responses = await asyncio.gather(*(post_passage(client, scene, b) for b in bodies))
+    assert [r.status_code for r in responses] == [201] * 24
+    assert len({r.json()["passage"]["id"] for r in responses}) == 24
+    assert await session.scalar(select(func.count()).select_from(Passage)) == 24
+    recorder = get_recorder(app)
+    assert recorder.items == 24
+    if recorder.group_commit:  # PostgreSQL: the requests that queued during a commit share the next one
+        assert recorder.batches < 24
+    else:
+        assert recorder.batches == 24
+    # Retries of all of them at once: nothing new.
+    again = await asyncio.gather(*(post_passage(client, scene, b) for b in bodies))
+    assert {r.status_code for r in again} == {200}
+    assert await session.scalar(select(func.count()).select_from(Passage)) == 24
+
+
+async def test_a_failing_item_does_not_fail_the_others(app: FastAPI, session: AsyncSession, scene: Scene) -> None:
+    actor = await actor_of(session, scene.officer)
+    now = utcnow()
+    good = prepare(
+        PassageIn.model_validate(passage(scene.code)),
+        checkpoint_id=scene.checkpoint.id,
+        actor=actor,
+        keyring=scene.keyring,
+        now=now,
+    )
+    # A checkpoint that does not exist violates a foreign key when written (the API checks it earlier).
+    bad = dataclasses.replace(
+        good, item=PassageIn.model_validate(passage("x", decision="refuse", reason="other")), checkpoint_id=987_654
+    )
+    outcomes = await get_recorder(app).submit([bad, good])
+    assert [o.status for o in outcomes] == ["error", "created"]
+    assert outcomes[0].detail == "not_recorded"
+    assert await session.scalar(select(func.count()).select_from(Passage)) == 1
