@@ -106,6 +106,8 @@ def live_server(fresh_db: str, tmp_path: Path) -> Iterator[LiveServer]:
         except subprocess.TimeoutExpired:
             proc.kill()
         log.close()
+        # Shown by pytest only when the test failed: what the server said.
+        print("--- live server log (tail) ---\n" + (tmp_path / "server.log").read_text()[-4000:])
 
 
 @pytest.fixture
@@ -140,9 +142,29 @@ def browser(browser_factory: Callable[..., Any]) -> Any:
     return browser_factory()
 
 
+# CI machines run two test workers, each with its own server and browsers, on two cores: waits are
+# generous so that load slows a test down instead of failing it.
+DEFAULT_TIMEOUT_MS = 60_000
+
+
+def new_page(browser: Any, **context: Any) -> Any:
+    """A page in a fresh context (its own cookies), Vietnamese locale unless told otherwise."""
+    ctx = browser.new_context(**{"locale": "vi-VN", **context})
+    ctx.set_default_timeout(DEFAULT_TIMEOUT_MS)
+    ctx.set_default_navigation_timeout(DEFAULT_TIMEOUT_MS)
+    return ctx.new_page()
+
+
 def login(page: Any, base_url: str, username: str, password: str) -> None:
+    """Log in through the form. The navigation listener is set before the form is submitted, and a
+    failure says what the page showed instead of only timing out."""
     page.goto(f"{base_url}/login")
     page.fill("#username", username)
     page.fill("#password", password)
-    page.press("#password", "Enter")
-    page.wait_for_url(lambda url: "/login" not in url)
+    try:
+        with page.expect_navigation(url=lambda url: "/login" not in url, timeout=DEFAULT_TIMEOUT_MS):
+            page.click("form[action='/login'] button[type=submit]")
+    except Exception as exc:
+        alert = page.locator("[role=alert]")
+        shown = alert.first.inner_text() if alert.count() else "(no error shown)"
+        raise AssertionError(f"login as {username!r} did not leave {page.url}: {shown}") from exc

@@ -9,7 +9,7 @@ import pytest
 
 from dancu.accounts.permissions import Role
 from dancu.core.db import Database
-from tests.browser.conftest import LiveServer, login, run
+from tests.browser.conftest import LiveServer, login, new_page, run
 from tests.factories import HANOI, HANOI_COMMUNE, PASSWORD, make_account, make_person
 
 pytestmark = pytest.mark.browser
@@ -34,7 +34,7 @@ def _seed(db_url: str) -> dict[str, str]:
 
 def test_official_reads_record_and_citizen_sees_it(live_server: LiveServer, browser: Any) -> None:
     users = _seed(live_server.db_url)
-    official = browser.new_context(locale="vi-VN").new_page()
+    official = new_page(browser)
     login(official, live_server.url, users["official"], PASSWORD)
     official.goto(f"{live_server.url}/registry")
     official.fill("#q", "dang thi thu ha")
@@ -48,7 +48,7 @@ def test_official_reads_record_and_citizen_sees_it(live_server: LiveServer, brow
     official.wait_for_selector("dl.fields")
     assert users["citizen"] in official.inner_text("dl.fields")
 
-    citizen = browser.new_context(locale="vi-VN").new_page()
+    citizen = new_page(browser)
     login(citizen, live_server.url, users["citizen"], PASSWORD)
     citizen.goto(f"{live_server.url}/me")
     rows = citizen.locator("tr.read-event")

@@ -27,7 +27,7 @@ from dancu.declarations import service as declarations
 from dancu.declarations.schemas import DeclarationIn
 from dancu.registry.models import Person
 from dancu.units.models import Unit
-from tests.browser.conftest import LiveServer, login, run
+from tests.browser.conftest import LiveServer, login, new_page, run
 from tests.browser.fake_camera import qr_png_to_y4m
 from tests.factories import HANOI, HANOI_COMMUNE, PASSWORD, hcmc_commune, make_account, make_person
 
@@ -35,7 +35,7 @@ pytestmark = pytest.mark.browser
 
 CHECKPOINT_NAME = "Trạm Pháp Vân - Cầu Giẽ"
 OFFICER = "officer.phapvan"
-CAMERA_WAIT_MS = 20_000  # camera start, first decoded frame and the verdict request
+CAMERA_WAIT_MS = 40_000  # camera start, first decoded frame and the verdict request
 LIVE_WAIT_MS = 10_000  # the inbox polls every second; the issue allows 10 s for a notice to show
 
 
@@ -109,7 +109,7 @@ def _travel_scene(server: LiveServer) -> Scene:
 
 
 def _new_page(browser: Any, **context: Any) -> Any:
-    return browser.new_context(locale="vi-VN", **context).new_page()
+    return new_page(browser, **context)
 
 
 def _open_scan_page(page: Any, server: LiveServer, scene: Scene) -> None:

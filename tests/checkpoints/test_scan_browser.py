@@ -18,6 +18,7 @@ from tests.browser.conftest import (  # noqa: F401 (fixtures)
     browser_factory,
     live_server,
     login,
+    new_page,
     playwright_instance,
     run,
 )
@@ -59,7 +60,7 @@ def _passages(server: LiveServer) -> int:
 
 def test_usb_scanner_scan_and_confirm(live_server: LiveServer, browser: Any) -> None:  # noqa: F811
     seed = _seed(live_server)
-    page = browser.new_context(locale="vi-VN", viewport={"width": 390, "height": 844}).new_page()
+    page = new_page(browser, viewport={"width": 390, "height": 844})
     login(page, live_server.url, seed["officer"], PASSWORD)
     page.goto(f"{live_server.url}/scan")
     page.wait_for_url(f"**/checkpoints/{seed['checkpoint']}/scan")

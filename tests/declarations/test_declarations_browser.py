@@ -12,7 +12,7 @@ import pytest
 from dancu.accounts.permissions import Role
 from dancu.core.db import Database
 from dancu.credentials.qrimage import decode_qr_image
-from tests.browser.conftest import LiveServer, login, run
+from tests.browser.conftest import LiveServer, login, new_page, run
 from tests.factories import HANOI_COMMUNE, HANOI_COMMUNE_2, PASSWORD, make_account, make_person
 
 pytestmark = pytest.mark.browser
@@ -36,7 +36,7 @@ def _seed(db_url: str) -> dict[str, str]:
 
 def test_declare_show_save_and_revoke(live_server: LiveServer, browser: Any) -> None:
     users = _seed(live_server.db_url)
-    page = browser.new_context(locale="vi-VN", accept_downloads=True).new_page()
+    page = new_page(browser, accept_downloads=True)
     login(page, live_server.url, users["citizen"], PASSWORD)
     page.goto(f"{live_server.url}/declarations/new")
     assert page.input_value("#origin_unit_code") == HANOI_COMMUNE

@@ -12,7 +12,7 @@ import pytest
 
 from dancu.accounts.permissions import Role
 from dancu.core.db import Database
-from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, LiveServer, live_server  # noqa: F401 (a fixture)
+from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, LiveServer, live_server, new_page  # noqa: F401 (a fixture)
 from tests.factories import HANOI_COMMUNE, PASSWORD, hcmc_commune, make_account, make_person
 from tests.notifications.conftest import move
 
@@ -78,7 +78,7 @@ def page() -> Iterator[Any]:
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
         try:
-            yield browser.new_context(locale="vi-VN").new_page()
+            yield new_page(browser)
         finally:
             browser.close()
 
