@@ -9,8 +9,7 @@ from datetime import date
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from dancu.notifications.models import Notice
-from dancu.notifications.service import invalidate_webhook_cache, notify_movement
+from dancu.notifications.service import NewNotice, invalidate_webhook_cache, notify_movement
 
 
 @pytest.fixture(autouse=True)
@@ -23,7 +22,7 @@ def _fresh_webhook_cache() -> Iterator[None]:
 
 async def move(session: AsyncSession, person_id: int, origin: str, destination: str, *,
                travel_date: date = date(2021, 8, 12), source: str = "declaration",
-               checkpoint_id: int | None = None) -> list[Notice]:
+               checkpoint_id: int | None = None) -> list[NewNotice]:
     return await notify_movement(session, source=source, person_id=person_id, origin_unit_code=origin,
                                  destination_unit_code=destination, travel_date=travel_date,
                                  checkpoint_id=checkpoint_id)

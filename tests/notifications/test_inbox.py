@@ -115,10 +115,11 @@ async def test_mark_handled_is_scoped_idempotent_and_audited(
                             "not_found": sorted([departure.id, 987654321])}
     again = await client.post("/api/v1/notices/handled", json={"ids": [arrival.id]}, headers=h)
     assert again.json() == {"updated": [], "already_handled": [arrival.id], "not_found": []}
-    await session.refresh(arrival)
-    await session.refresh(departure)
-    assert arrival.handled_by_id == official.id and arrival.handled_at is not None
-    assert departure.handled_at is None  # HCMC's notice: outside this commune
+    stored = {n.id: n for n in (await session.scalars(
+        select(Notice).where(Notice.id.in_([arrival.id, departure.id])).execution_options(populate_existing=True)
+    )).all()}
+    assert stored[arrival.id].handled_by_id == official.id and stored[arrival.id].handled_at is not None
+    assert stored[departure.id].handled_at is None  # HCMC's notice: outside this commune
     events = (await session.scalars(select(AuditEvent).where(AuditEvent.action == "notices:handle")
                                     .order_by(AuditEvent.id))).all()
     assert [e.details["updated"] for e in events if e.details] == [[arrival.id], []]
@@ -165,9 +166,9 @@ async def test_page_marks_one_row_with_htmx_and_many_with_the_bulk_form(
     bulk = await client.post("/notices/handled", data={"csrf_token": csrf, "next": "/notices?kind=arrival",
                                                        "ids": [str(a.id) for a in arrivals]})
     assert bulk.status_code == 303 and bulk.headers["location"] == "/notices?kind=arrival&handled_count=2"
-    for a in arrivals:
-        await session.refresh(a)
-    assert all(a.handled_at is not None for a in arrivals)
+    stored = (await session.scalars(select(Notice).where(Notice.id.in_([a.id for a in arrivals]))
+                                    .execution_options(populate_existing=True))).all()
+    assert len(stored) == 3 and all(n.handled_at is not None for n in stored)
     none = await client.post("/notices/handled", data={"csrf_token": csrf})
     assert none.status_code == 422
 

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
+from typing import Any, cast
 
-from sqlalchemy import func, select, text
+from sqlalchemy import Table, func, select, text
 from sqlalchemy import insert as insert_stmt
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -26,32 +27,30 @@ async def lock_chain_and_reserve(session: AsyncSession, chain: int) -> tuple[str
     the lock is granted, so it sees the event committed by the previous holder.
     """
     if is_postgresql(session):
-        await session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _CHAIN_LOCK_KEY + chain})
-        row = (
-            await session.execute(
-                text(
-                    "SELECT (SELECT hash FROM audit_events WHERE chain = :c ORDER BY id DESC LIMIT 1), "
-                    "nextval(pg_get_serial_sequence('audit_events', 'id'))"
-                ),
-                {"c": chain},
-            )
-        ).one()
+        await session.execute(_LOCK, {"k": _CHAIN_LOCK_KEY + chain})
+        row = (await session.execute(_HEAD_PG, {"c": chain})).one()
     else:
         # SQLite: every write transaction already holds the database's write lock (BEGIN IMMEDIATE).
-        row = (
-            await session.execute(
-                text(
-                    "SELECT (SELECT hash FROM audit_events WHERE chain = :c ORDER BY id DESC LIMIT 1), "
-                    "(SELECT coalesce(max(id), 0) + 1 FROM audit_events)"
-                ),
-                {"c": chain},
-            )
-        ).one()
+        row = (await session.execute(_HEAD_SQLITE, {"c": chain})).one()
     return row[0] or GENESIS, int(row[1])
 
 
-async def insert(session: AsyncSession, values: dict[str, object]) -> None:
-    await session.execute(insert_stmt(AuditEvent), [values])
+# Built once (every audited request runs them).
+_LOCK = text("SELECT pg_advisory_xact_lock(:k)")
+_HEAD_PG = text(
+    "SELECT (SELECT hash FROM audit_events WHERE chain = :c ORDER BY id DESC LIMIT 1), "
+    "nextval(pg_get_serial_sequence('audit_events', 'id'))"
+)
+_HEAD_SQLITE = text(
+    "SELECT (SELECT hash FROM audit_events WHERE chain = :c ORDER BY id DESC LIMIT 1), "
+    "(SELECT coalesce(max(id), 0) + 1 FROM audit_events)"
+)
+_INSERT = insert_stmt(cast(Table, AuditEvent.__table__))
+
+
+async def insert(session: AsyncSession, values: Mapping[str, Any]) -> None:
+    """One event row (Core, not the ORM: no object to track)."""
+    await session.execute(_INSERT, dict(values))
 
 
 async def chains(session: AsyncSession) -> list[int]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import secrets
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -19,32 +19,22 @@ from dancu.core.db import after_rollback, utcnow
 
 GENESIS = "0" * 64
 AUDIT_CHAINS = 8  # parallel chains on PostgreSQL; SQLite serialises writers anyway and uses one
-_COLUMNS = [c.name for c in AuditEvent.__table__.columns]
 
 
-def _canonical(event: AuditEvent) -> bytes:
-    body = {
-        "id": event.id,
-        "chain": event.chain,
-        "at": event.at.isoformat(timespec="microseconds"),
-        "actor_id": event.actor_id,
-        "actor_role": event.actor_role,
-        "actor_unit": event.actor_unit,
-        "action": event.action,
-        "outcome": event.outcome,
-        "person_id": event.person_id,
-        "subject_type": event.subject_type,
-        "subject_id": event.subject_id,
-        "purpose": event.purpose,
-        "ip": event.ip,
-        "request_id": event.request_id,
-        "details": event.details,
-    }
+_HASHED = ("id", "chain", "at", "actor_id", "actor_role", "actor_unit", "action", "outcome", "person_id",
+           "subject_type", "subject_id", "purpose", "ip", "request_id", "details")
+
+
+def _canonical(event: Mapping[str, Any]) -> bytes:
+    body = {k: event[k] for k in _HASHED}
+    body["at"] = event["at"].isoformat(timespec="microseconds")
     return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str).encode()
 
 
-def chain_hash(prev_hash: str, event: AuditEvent) -> str:
-    return hashlib.sha256(prev_hash.encode() + b"\n" + _canonical(event)).hexdigest()
+def chain_hash(prev_hash: str, event: AuditEvent | Mapping[str, Any]) -> str:
+    """The hash of an event (a stored row or the column values about to be inserted) after `prev_hash`."""
+    values = event if isinstance(event, Mapping) else {k: getattr(event, k) for k in _HASHED}
+    return hashlib.sha256(prev_hash.encode() + b"\n" + _canonical(values)).hexdigest()
 
 
 async def record_event(
@@ -60,8 +50,8 @@ async def record_event(
     details: dict[str, Any] | None = None,
     ip: str | None = None,
     at: datetime | None = None,
-) -> AuditEvent:
-    """Append one event to the hash chain, in the caller's transaction.
+) -> int:
+    """Append one event to the hash chain, in the caller's transaction; returns its id.
 
     The chain is extended under a lock held until the caller's commit, so events form one linear
     chain in id order even with concurrent writers. A denied attempt is recorded even when the
@@ -95,27 +85,28 @@ async def record_event(
         chain = secrets.randbelow(AUDIT_CHAINS) if repository.is_postgresql(session) else 0
         session.info["audit_chain"] = chain
     prev_hash, event_id = await repository.lock_chain_and_reserve(session, chain)
-    event = AuditEvent(
-        id=event_id,
-        chain=chain,
-        at=at or utcnow(),
-        actor_id=actor.account_id if actor else None,
-        actor_role=str(actor.role) if actor else None,
-        actor_unit=actor.unit_code if actor else None,
-        action=action,
-        outcome=outcome,
-        person_id=person_id,
-        subject_type=subject_type,
-        subject_id=str(subject_id) if subject_id is not None else None,
-        purpose=purpose,
-        ip=ip or (actor.ip if actor else None),
-        request_id=actor.request_id if actor else None,
-        details=details,
-        prev_hash=prev_hash,
-    )
-    event.hash = chain_hash(prev_hash, event)
-    await repository.insert(session, {c: getattr(event, c) for c in _COLUMNS})
-    return event
+    # Column values, not an ORM object: this runs in every audited request and every batch of scans.
+    event: dict[str, Any] = {
+        "id": event_id,
+        "chain": chain,
+        "at": at or utcnow(),
+        "actor_id": actor.account_id if actor else None,
+        "actor_role": str(actor.role) if actor else None,
+        "actor_unit": actor.unit_code if actor else None,
+        "action": action,
+        "outcome": outcome,
+        "person_id": person_id,
+        "subject_type": subject_type,
+        "subject_id": str(subject_id) if subject_id is not None else None,
+        "purpose": purpose,
+        "ip": ip or (actor.ip if actor else None),
+        "request_id": actor.request_id if actor else None,
+        "details": details,
+        "prev_hash": prev_hash,
+    }
+    event["hash"] = chain_hash(prev_hash, event)
+    await repository.insert(session, event)
+    return event_id
 
 
 @dataclass(frozen=True, slots=True)

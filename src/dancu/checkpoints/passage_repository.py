@@ -11,7 +11,7 @@ from datetime import datetime
 from functools import cache
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, or_, select
+from sqlalchemy import ColumnElement, Select, and_, bindparam, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -179,25 +179,36 @@ async def recent_confirmed(
 ) -> list[dict[str, Any]]:
     """Confirmed passages at these checkpoints, for these passes or persons, scanned in [since, until]
     (as column dicts: this runs for every batch and usually finds nothing)."""
-    who: list[ColumnElement[bool]] = []
-    if pass_ids:
-        who.append(Passage.pass_id.in_(set(pass_ids)))
-    if person_ids:
-        who.append(and_(Passage.person_id.in_(set(person_ids)), Passage.pass_id.is_(None)))
-    if not who or not checkpoint_ids:
+    if not checkpoint_ids or not (pass_ids or person_ids):
         return []
-    rows = await session.execute(
+    params: dict[str, Any] = {"checkpoint_ids": list(set(checkpoint_ids)), "since": since, "until": until}
+    if pass_ids:
+        params["pass_ids"] = list(set(pass_ids))
+    if person_ids:
+        params["person_ids"] = list(set(person_ids))
+    rows = await session.execute(_recent_confirmed(bool(pass_ids), bool(person_ids)), params)
+    return [dict(r._mapping) for r in rows]
+
+
+@cache
+def _recent_confirmed(by_pass: bool, by_person: bool) -> Select[Any]:
+    """The statement, built once per shape (building it costs more than running it)."""
+    who: list[ColumnElement[bool]] = []
+    if by_pass:
+        who.append(Passage.pass_id.in_(bindparam("pass_ids", expanding=True)))
+    if by_person:
+        who.append(and_(Passage.person_id.in_(bindparam("person_ids", expanding=True)), Passage.pass_id.is_(None)))
+    return (
         select(*Passage.__table__.columns)
         .where(
             or_(*who),
-            Passage.checkpoint_id.in_(set(checkpoint_ids)),
+            Passage.checkpoint_id.in_(bindparam("checkpoint_ids", expanding=True)),
             Passage.decision == "confirm",
-            Passage.scanned_at >= since,
-            Passage.scanned_at <= until,
+            Passage.scanned_at >= bindparam("since"),
+            Passage.scanned_at <= bindparam("until"),
         )
         .order_by(Passage.scanned_at)
     )
-    return [dict(r._mapping) for r in rows]
 
 
 async def by_keys(session: AsyncSession, keys: Collection[str]) -> dict[str, Passage]:

@@ -11,7 +11,7 @@ from collections.abc import Collection, Sequence
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, func, or_, select, text, true
+from sqlalchemy import ColumnElement, Select, and_, bindparam, func, or_, select, text, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from dancu.accounts.permissions import Actor
@@ -65,13 +65,15 @@ async def pass_statuses(
     if not pass_ids:
         return {}
     at = now or datetime.now(UTC)
-    rows = (
-        await session.execute(
-            select(*_PASS_COLUMNS).join(Person, Person.id == Declaration.person_id)
-            .where(Declaration.pass_id.in_(set(pass_ids)))
-        )
-    ).all()
+    rows = (await session.execute(_PASS_STATUSES, {"pass_ids": list(set(pass_ids))})).all()
     return {r[2]: _pass_status(r, at) for r in rows}
+
+
+# Built once: this runs for every batch of checkpoint scans, where building a statement costs more than running it.
+_PASS_STATUSES = (
+    select(*_PASS_COLUMNS).join(Person, Person.id == Declaration.person_id)
+    .where(Declaration.pass_id.in_(bindparam("pass_ids", expanding=True)))
+)
 
 
 # --- persons and units ------------------------------------------------------------------------------

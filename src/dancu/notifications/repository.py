@@ -7,13 +7,13 @@ province's communes', a national account all), and only for accounts holding NOT
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from datetime import datetime
-from typing import TypeVarTuple, cast
+from typing import Any, TypeVarTuple, cast
 
-from sqlalchemy import ColumnElement, Select, false, func, insert, select, true, update
+from sqlalchemy import ColumnElement, Select, Table, false, func, insert, select, true, update
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import aliased, make_transient_to_detached
+from sqlalchemy.orm import aliased
 
 from dancu.accounts.permissions import Actor, Permission
 from dancu.checkpoints.models import Checkpoint
@@ -64,20 +64,16 @@ async def add_all(session: AsyncSession, rows: Sequence[Notice | WebhookDelivery
     await session.flush()
 
 
-_NOTICE_FIELDS = ("unit_code", "kind", "source", "person_id", "declaration_id", "passage_id", "checkpoint_id",
-                  "origin_unit_code", "origin_province", "destination_unit_code", "travel_date", "created_at")
+_NOTICES = cast(Table, Notice.__table__)
+_INSERT_NOTICES = insert(_NOTICES).returning(_NOTICES.c.id, sort_by_parameter_order=True)
 
 
-async def insert_notices(session: AsyncSession, notices: Sequence[Notice]) -> None:
-    """One multi-row Core INSERT (no ORM unit of work: this is on the checkpoint hot path); sets the ids."""
-    await session.flush()  # the declaration or passage the notices point at must be written first
-    rows = [{f: getattr(n, f) for f in _NOTICE_FIELDS} for n in notices]
-    stmt = insert(Notice).returning(Notice.id, sort_by_parameter_order=True)
-    ids = (await session.execute(stmt, rows)).scalars().all()
-    for notice, notice_id in zip(notices, ids, strict=True):
-        notice.id = notice_id
-        make_transient_to_detached(notice)  # now a persistent row of this session, like an ORM insert
-        session.add(notice)
+async def insert_notices(session: AsyncSession, rows: Sequence[Mapping[str, Any]]) -> list[int]:
+    """One multi-row Core INSERT of notice rows (column dicts); their ids, in order. No ORM objects: this is
+    on the checkpoint hot path. Pending ORM changes are flushed first (the declaration or passage the
+    notices point at must be written before them)."""
+    await session.flush()
+    return list((await session.execute(_INSERT_NOTICES, list(rows))).scalars().all())
 
 
 # --- the inbox ------------------------------------------------------------------------------------

@@ -19,7 +19,7 @@ from dancu.core.db import utcnow
 from dancu.core.errors import Forbidden
 from dancu.core.pagination import Page
 from dancu.notifications import repository as repo
-from dancu.notifications.models import Notice, WebhookDelivery
+from dancu.notifications.models import WebhookDelivery
 from dancu.notifications.schemas import HandledOut, NoticeFilter, NoticeOut, NoticeQuery
 
 WEBHOOK_CACHE_SECONDS = 5.0
@@ -88,24 +88,49 @@ class Movement:
     checkpoint_id: int | None = None
 
 
-async def notify_movements(session: AsyncSession, movements: Sequence[Movement]) -> list[Notice]:
+@dataclass(frozen=True, slots=True)
+class NewNotice:
+    """A notice just written by `notify_movements` (the row's columns that callers and webhooks use)."""
+
+    id: int
+    unit_code: str
+    kind: str  # departure | arrival
+    source: str
+    person_id: int
+    origin_unit_code: str
+    origin_province: str
+    destination_unit_code: str
+    travel_date: date
+    declaration_id: int | None
+    passage_id: int | None
+    checkpoint_id: int | None
+
+
+async def notify_movements(session: AsyncSession, movements: Sequence[Movement]) -> list[NewNotice]:
     """Notices for many movements in one insert (a checkpoint device's queued batch); see notify_movement."""
     if not movements:
         return []
     units = await _unit_info(session, {m.origin_unit_code for m in movements}
                              | {m.destination_unit_code for m in movements})
-    notices: list[Notice] = []
     now = utcnow()
+    sent: list[tuple[Movement, str, str, str]] = []  # movement, unit notified, kind, origin province
     for m in movements:
-        common = dict(
-            source=m.source, person_id=m.person_id, declaration_id=m.declaration_id, passage_id=m.passage_id,
-            checkpoint_id=m.checkpoint_id, origin_unit_code=m.origin_unit_code,
-            origin_province=_province_of(m.origin_unit_code, units),
-            destination_unit_code=m.destination_unit_code, travel_date=m.travel_date, created_at=now,
-        )
-        notices.append(Notice(unit_code=m.origin_unit_code, kind="departure", **common))
-        notices.append(Notice(unit_code=m.destination_unit_code, kind="arrival", **common))
-    await repo.insert_notices(session, notices)
+        province = _province_of(m.origin_unit_code, units)
+        sent.append((m, m.origin_unit_code, "departure", province))
+        sent.append((m, m.destination_unit_code, "arrival", province))
+    rows = [
+        {"unit_code": unit, "kind": kind, "source": m.source, "person_id": m.person_id,
+         "declaration_id": m.declaration_id, "passage_id": m.passage_id, "checkpoint_id": m.checkpoint_id,
+         "origin_unit_code": m.origin_unit_code, "origin_province": province,
+         "destination_unit_code": m.destination_unit_code, "travel_date": m.travel_date, "created_at": now}
+        for m, unit, kind, province in sent
+    ]
+    ids = await repo.insert_notices(session, rows)
+    notices = [
+        NewNotice(notice_id, unit, kind, m.source, m.person_id, m.origin_unit_code, province,
+                  m.destination_unit_code, m.travel_date, m.declaration_id, m.passage_id, m.checkpoint_id)
+        for notice_id, (m, unit, kind, province) in zip(ids, sent, strict=True)
+    ]
     hooks = await _active_webhooks(session)
     if hooks:
         deliveries = [
@@ -124,7 +149,7 @@ async def notify_movement(
     session: AsyncSession, *, source: str, person_id: int, origin_unit_code: str, destination_unit_code: str,
     travel_date: date, declaration_id: int | None = None, passage_id: int | None = None,
     checkpoint_id: int | None = None,
-) -> list[Notice]:
+) -> list[NewNotice]:
     """Tell the commune of origin (a departure) and the commune of destination (an arrival).
 
     In the same transaction, enqueue one webhook delivery per active webhook whose unit's subtree holds
