@@ -25,3 +25,38 @@ def test_drift_is_detected(fresh_db: str) -> None:
             check(fresh_db)
     finally:
         Person.__table__._columns.remove(col)  # type: ignore[attr-defined]
+
+
+def test_passage_count_shards_fold_back_on_downgrade(fresh_db: str) -> None:
+    """0004 → 0003 sums each key's shards into one row, then upgrading again works."""
+    import asyncio
+
+    from sqlalchemy import text
+
+    from dancu.core.db import Database
+    from dancu.db import downgrade, upgrade
+
+    async def sql(statements: list[str]) -> list[tuple[object, ...]]:
+        db = Database(fresh_db)
+        try:
+            async with db.engine.begin() as conn:
+                result: list[tuple[object, ...]] = []
+                for s in statements:
+                    r = await conn.execute(text(s))
+                    if r.returns_rows:
+                        result = [tuple(row) for row in r.all()]
+                return result
+        finally:
+            await db.dispose()
+
+    key = "'2021-08-12', (SELECT id FROM checkpoints), 9, '79', 'confirm', '', false"
+    asyncio.run(sql([
+        "INSERT INTO checkpoints (name, unit_code, kind, active, created_at) "
+        "VALUES ('Trạm Pháp Vân', '00004', 'city_gateway', true, '2021-08-01 00:00:00')",
+        *(f"INSERT INTO passage_counts (day, checkpoint_id, hour, origin_province, decision, reason, green_lane, "
+          f"count, shard) VALUES ({key}, {n}, {shard})" for shard, n in ((0, 3), (5, 4), (7, 1))),
+    ]))
+    downgrade(fresh_db, "0003")
+    assert asyncio.run(sql(["SELECT hour, count FROM passage_counts"])) == [(9, 8)]
+    upgrade(fresh_db)
+    assert asyncio.run(sql(["SELECT count, shard FROM passage_counts"])) == [(8, 0)]

@@ -13,6 +13,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    SmallInteger,
     String,
     Text,
     UniqueConstraint,
@@ -140,8 +141,11 @@ class PassageCount(Base):
     reason: Mapped[str] = mapped_column(String(24))  # "" when confirmed
     green_lane: Mapped[bool] = mapped_column(Boolean)
     count: Mapped[int] = mapped_column(Integer, default=0)
+    # Concurrent batches add to different rows of the same key (one shard per transaction), so they do not
+    # wait for each other's row lock until commit; readers sum over shards.
+    shard: Mapped[int] = mapped_column(SmallInteger, default=0, server_default="0")
 
     __table_args__ = (
         UniqueConstraint("day", "checkpoint_id", "hour", "origin_province", "decision", "reason", "green_lane",
-                         name="uq_passage_counts_key"),
+                         "shard", name="uq_passage_counts_key"),
     )

@@ -6,6 +6,7 @@ Travel passes come from the declarations domain (`pass_statuses`, one query on t
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Collection, Sequence
 from datetime import datetime
 from functools import cache
@@ -218,7 +219,8 @@ async def by_keys(session: AsyncSession, keys: Collection[str]) -> dict[str, Pas
     return {p.idempotency_key: p for p in rows}
 
 
-_COUNT_KEY = ("day", "checkpoint_id", "hour", "origin_province", "decision", "reason", "green_lane")
+_COUNT_KEY = ("day", "checkpoint_id", "hour", "origin_province", "decision", "reason", "green_lane", "shard")
+COUNT_SHARDS = 8  # on PostgreSQL; SQLite has one writer at a time and uses shard 0
 
 
 @cache
@@ -250,8 +252,13 @@ async def insert_passages(session: AsyncSession, rows: Sequence[dict[str, Any]])
 
 
 async def add_counts(session: AsyncSession, counts: dict[tuple[Any, ...], int]) -> None:
-    """Upsert-increment the pre-aggregated counts; keys are sorted so concurrent writers lock in one order."""
+    """Upsert-increment the pre-aggregated counts (keys without the shard), in one shard per transaction;
+    keys are sorted so concurrent writers of one shard lock in one order."""
     if not counts:
         return
-    rows = [{**dict(zip(_COUNT_KEY, key, strict=True)), "count": n} for key, n in sorted(counts.items())]
-    await session.execute(_statements(_dialect(session))[1], rows)
+    dialect = _dialect(session)
+    shard = session.info.get("count_shard")
+    if shard is None:
+        shard = session.info["count_shard"] = secrets.randbelow(COUNT_SHARDS) if dialect == "postgresql" else 0
+    rows = [{**dict(zip(_COUNT_KEY, (*key, shard), strict=True)), "count": n} for key, n in sorted(counts.items())]
+    await session.execute(_statements(dialect)[1], rows)
