@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import delete, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from dancu.audit.models import AuditEvent
@@ -58,3 +58,17 @@ async def test_concurrent_writers_keep_every_chain_intact(fresh_db: str) -> None
             assert report.ok and report.checked == 60, report
     finally:
         await db.dispose()
+
+
+async def test_a_batch_of_events_extends_the_chain_in_order(session: AsyncSession) -> None:
+    from dancu.audit.service import Event, record_events
+
+    first = await record_event(session, None, "test:before")
+    ids = await record_events(session, [Event(None, "test:batch", details={"n": i}) for i in range(3)])
+    last = await record_event(session, None, "test:after")
+    assert first < ids[0] < ids[1] < ids[2] < last
+    stored = (await session.scalars(select(AuditEvent).where(AuditEvent.id.in_(ids)).order_by(AuditEvent.id))).all()
+    assert [e.details for e in stored] == [{"n": 0}, {"n": 1}, {"n": 2}]
+    assert [e.prev_hash for e in stored[1:]] == [e.hash for e in stored[:-1]]
+    report = await verify_chain(session)
+    assert report.ok, report

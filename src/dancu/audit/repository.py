@@ -20,26 +20,26 @@ def is_postgresql(session: AsyncSession) -> bool:
     return session.get_bind().dialect.name == "postgresql"
 
 
-async def lock_chain_and_reserve(session: AsyncSession, chain: int) -> tuple[str, int]:
-    """Lock one chain until commit; return its last hash and the id for the next event.
+async def lock_chain_and_reserve(session: AsyncSession, chain: int, n: int = 1) -> tuple[str, list[int]]:
+    """Lock one chain until commit; return its last hash and the ids for the next `n` events (ascending).
 
     Two statements on purpose: under READ COMMITTED the second statement's snapshot is taken after
     the lock is granted, so it sees the event committed by the previous holder.
     """
     if is_postgresql(session):
         await session.execute(_LOCK, {"k": _CHAIN_LOCK_KEY + chain})
-        row = (await session.execute(_HEAD_PG, {"c": chain})).one()
-    else:
-        # SQLite: every write transaction already holds the database's write lock (BEGIN IMMEDIATE).
-        row = (await session.execute(_HEAD_SQLITE, {"c": chain})).one()
-    return row[0] or GENESIS, int(row[1])
+        rows = (await session.execute(_HEAD_PG, {"c": chain, "n": n})).all()
+        return rows[0][0] or GENESIS, sorted(int(r[1]) for r in rows)
+    # SQLite: every write transaction already holds the database's write lock (BEGIN IMMEDIATE).
+    head, first = (await session.execute(_HEAD_SQLITE, {"c": chain})).one()
+    return head or GENESIS, list(range(int(first), int(first) + n))
 
 
 # Built once (every audited request runs them).
 _LOCK = text("SELECT pg_advisory_xact_lock(:k)")
 _HEAD_PG = text(
     "SELECT (SELECT hash FROM audit_events WHERE chain = :c ORDER BY id DESC LIMIT 1), "
-    "nextval(pg_get_serial_sequence('audit_events', 'id'))"
+    "nextval(pg_get_serial_sequence('audit_events', 'id')) FROM generate_series(1, :n)"
 )
 _HEAD_SQLITE = text(
     "SELECT (SELECT hash FROM audit_events WHERE chain = :c ORDER BY id DESC LIMIT 1), "
@@ -48,9 +48,9 @@ _HEAD_SQLITE = text(
 _INSERT = insert_stmt(cast(Table, AuditEvent.__table__))
 
 
-async def insert(session: AsyncSession, values: Mapping[str, Any]) -> None:
-    """One event row (Core, not the ORM: no object to track)."""
-    await session.execute(_INSERT, dict(values))
+async def insert(session: AsyncSession, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Event rows (Core, not the ORM: no objects to track); one multi-row statement."""
+    await session.execute(_INSERT, [dict(r) for r in rows])
 
 
 async def chains(session: AsyncSession) -> list[int]:

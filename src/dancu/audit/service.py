@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import secrets
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -79,34 +79,69 @@ async def record_event(
                 s.info.pop("replaying_denials", None)
 
         after_rollback(session, replay)
+    [event_id] = await record_events(session, [Event(
+        actor, action, person_id=person_id, subject_type=subject_type, subject_id=subject_id, purpose=purpose,
+        outcome=outcome, details=details, ip=ip, at=at,
+    )])
+    return event_id
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """One event for `record_events` (the arguments of `record_event`)."""
+
+    actor: Actor | None
+    action: str
+    person_id: int | None = None
+    subject_type: str | None = None
+    subject_id: str | int | None = None
+    purpose: str | None = None
+    outcome: str = "ok"
+    details: dict[str, Any] | None = None
+    ip: str | None = None
+    at: datetime | None = None
+
+
+async def record_events(session: AsyncSession, events: Sequence[Event]) -> list[int]:
+    """Append events to one hash chain in the caller's transaction (one lock, one INSERT); their ids.
+
+    For a batch of writes (group commit): a denied attempt goes through `record_event`, which also
+    re-records it after a rollback."""
+    if not events:
+        return []
     chain = session.info.get("audit_chain")
     if chain is None:
         # One chain per transaction (never two locks, so no deadlock); spread transactions over chains.
         chain = secrets.randbelow(AUDIT_CHAINS) if repository.is_postgresql(session) else 0
         session.info["audit_chain"] = chain
-    prev_hash, event_id = await repository.lock_chain_and_reserve(session, chain)
-    # Column values, not an ORM object: this runs in every audited request and every batch of scans.
-    event: dict[str, Any] = {
-        "id": event_id,
-        "chain": chain,
-        "at": at or utcnow(),
-        "actor_id": actor.account_id if actor else None,
-        "actor_role": str(actor.role) if actor else None,
-        "actor_unit": actor.unit_code if actor else None,
-        "action": action,
-        "outcome": outcome,
-        "person_id": person_id,
-        "subject_type": subject_type,
-        "subject_id": str(subject_id) if subject_id is not None else None,
-        "purpose": purpose,
-        "ip": ip or (actor.ip if actor else None),
-        "request_id": actor.request_id if actor else None,
-        "details": details,
-        "prev_hash": prev_hash,
-    }
-    event["hash"] = chain_hash(prev_hash, event)
-    await repository.insert(session, event)
-    return event_id
+    prev_hash, ids = await repository.lock_chain_and_reserve(session, chain, len(events))
+    now = utcnow()
+    rows: list[dict[str, Any]] = []
+    for e, event_id in zip(events, ids, strict=True):
+        actor = e.actor
+        # Column values, not ORM objects: this runs in every audited request and every batch of writes.
+        row: dict[str, Any] = {
+            "id": event_id,
+            "chain": chain,
+            "at": e.at or now,
+            "actor_id": actor.account_id if actor else None,
+            "actor_role": str(actor.role) if actor else None,
+            "actor_unit": actor.unit_code if actor else None,
+            "action": e.action,
+            "outcome": e.outcome,
+            "person_id": e.person_id,
+            "subject_type": e.subject_type,
+            "subject_id": str(e.subject_id) if e.subject_id is not None else None,
+            "purpose": e.purpose,
+            "ip": e.ip or (actor.ip if actor else None),
+            "request_id": actor.request_id if actor else None,
+            "details": e.details,
+            "prev_hash": prev_hash,
+        }
+        row["hash"] = prev_hash = chain_hash(prev_hash, row)
+        rows.append(row)
+    await repository.insert(session, rows)
+    return ids
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,191 @@
+"""Group commit: many requests' writes, one transaction.
+
+A durable commit costs a WAL flush, and every statement through SQLAlchemy costs a few hundred
+microseconds of CPU, so one transaction per request caps a hot path (checkpoint passages, declarations)
+far below what the database can take. Instead each request prepares its item (checks, signatures: CPU
+only), hands it to the process's `GroupCommit` and awaits a future. A drain task hands everything queued
+so far to a writer task that writes it with the domain's `write(session, items)` in one transaction,
+commits, and only then resolves the futures: a request never answers before its item is durable. At most
+`in_flight` batches are written at once; meanwhile the next ones queue up, so batches grow with the load
+and latency stays at about two transaction times. The tasks exist only while there is work.
+
+If a batch fails, its items are written one by one, so one bad item fails alone; an item that still fails
+becomes `failed(exc)` for its request. Without group commit (SQLite: one writer, tests, small
+installs) items are written inline, in the request's session when it is given.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Iterator, Sequence
+from contextlib import contextmanager, suppress
+from typing import Generic, TypeVar
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from dancu.core.db import Database
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+R = TypeVar("R")
+MAX_BATCH = 1000
+MAX_LINGER = 0.005  # seconds a batch may wait for requests already being prepared in this process
+# Batches written at once by one process. With one, the next batch waits for the whole previous transaction
+# (a dozen round trips, each resumed only when the event loop gets back to it); two kept the scan API's p99
+# lower under load (bench/bench_scan.py).
+IN_FLIGHT = 2
+
+
+class GroupCommit(Generic[T, R]):
+    def __init__(
+        self,
+        db: Database,
+        write: Callable[[AsyncSession, Sequence[T]], Awaitable[list[R]]],
+        failed: Callable[[BaseException], R],
+        *,
+        group_commit: bool,
+        max_batch: int = MAX_BATCH,
+        in_flight: int = IN_FLIGHT,
+    ) -> None:
+        self.db = db
+        self.write = write
+        self.failed = failed
+        self.group_commit = group_commit
+        self.max_batch = max_batch
+        self._queue: list[tuple[T, asyncio.Future[R]]] = []
+        self._task: asyncio.Task[None] | None = None
+        self._slots = asyncio.Semaphore(in_flight)
+        self._writing: set[asyncio.Task[None]] = set()
+        self._lock = asyncio.Lock()
+        self._arriving = 0
+        self._settled = asyncio.Event()
+        self._settled.set()
+        self.batches = 0
+        self.items = 0
+
+    @contextmanager
+    def arriving(self) -> Iterator[None]:
+        """Mark a request that is being prepared and will submit soon: the next batch waits for it (at most
+        MAX_LINGER). Without this, a commit would start with the first request to arrive and the rest, a
+        millisecond behind, would wait a whole commit: batches alternating between 1 and 30."""
+        self._arriving += 1
+        self._settled.clear()
+        try:
+            yield
+        finally:
+            self._arriving -= 1
+            if self._arriving == 0:
+                self._settled.set()
+
+    async def _linger(self) -> None:
+        if self._arriving and len(self._queue) < self.max_batch:
+            with suppress(TimeoutError):
+                await asyncio.wait_for(self._settled.wait(), MAX_LINGER)
+
+    async def submit(self, items: Sequence[T], session: AsyncSession | None = None) -> list[R]:
+        """Write these items; returns after their transaction committed, one result per item.
+
+        Without group commit the batch is written inline: in `session` (the request's, committed here)
+        when given — SQLite has one writer, so a second transaction would wait for the first."""
+        if not items:
+            return []
+        if not self.group_commit:
+            if session is not None:
+                results = await self.write(session, items)
+                await session.commit()
+                return results
+            async with self._lock:
+                return [self._result(r) for r in await self._write_isolated(items)]
+        loop = asyncio.get_running_loop()
+        futures: list[asyncio.Future[R]] = []
+        for item in items:
+            future: asyncio.Future[R] = loop.create_future()
+            self._queue.append((item, future))
+            futures.append(future)
+        if self._task is None or self._task.done():
+            self._task = loop.create_task(self._drain())
+        return [self._result(r) for r in await asyncio.gather(*futures, return_exceptions=True)]
+
+    def _result(self, result: R | BaseException) -> R:
+        if isinstance(result, asyncio.CancelledError):
+            raise result
+        if isinstance(result, BaseException):
+            log.error("a group-committed write failed", exc_info=result)
+            return self.failed(result)
+        return result
+
+    async def _write(self, items: Sequence[T]) -> list[R]:
+        async with self.db.unit_of_work() as session:
+            results = await self.write(session, items)
+        self.batches += 1
+        self.items += len(items)
+        return results
+
+    async def _write_isolated(self, batch: Sequence[T]) -> list[R | Exception]:
+        """The whole batch in one transaction; if that fails, each item alone so one bad item fails alone."""
+        try:
+            return list(await self._write(batch))
+        except Exception:
+            if len(batch) == 1:
+                raise
+            log.warning("a batch of %d failed; writing its items one by one", len(batch), exc_info=True)
+        results: list[R | Exception] = []
+        for item in batch:
+            try:
+                results.extend(await self._write([item]))
+            except Exception as exc:
+                results.append(exc)
+        return results
+
+    async def _drain(self) -> None:
+        """Take batches off the queue while there are any, each written by a task of its own once one of
+        the `in_flight` slots is free."""
+        batch: list[tuple[T, asyncio.Future[R]]] = []
+        try:
+            while self._queue:
+                await self._slots.acquire()
+                try:
+                    await self._linger()
+                    batch = self._queue[: self.max_batch]
+                    del self._queue[: self.max_batch]
+                except BaseException:
+                    self._slots.release()
+                    raise
+                task = asyncio.get_running_loop().create_task(self._write_and_settle(batch))
+                self._writing.add(task)
+                task.add_done_callback(self._writing.discard)
+                batch = []
+        finally:
+            # Cancelled (shutdown): nobody may wait forever on a future that will never be resolved.
+            for _, future in [*batch, *self._queue]:
+                if not future.done():
+                    future.set_exception(RuntimeError("the writer stopped before writing"))
+            self._queue.clear()
+
+    async def _write_and_settle(self, batch: list[tuple[T, asyncio.Future[R]]]) -> None:
+        try:
+            try:
+                results: list[R | Exception] = await self._write_isolated([item for item, _ in batch])
+            except Exception as exc:
+                results = [exc] * len(batch)
+            for (_, future), result in zip(batch, results, strict=True):
+                if future.done():  # the request went away; its item is written all the same
+                    continue
+                if isinstance(result, Exception):
+                    future.set_exception(result)
+                else:
+                    future.set_result(result)
+        finally:
+            self._slots.release()
+            for _, future in batch:
+                if not future.done():  # cancelled mid-write (shutdown): outcome unknown, the client retries
+                    future.set_exception(RuntimeError("the writer stopped while writing"))
+
+    async def aclose(self) -> None:
+        """Wait until everything queued is written (called on shutdown, after requests stopped)."""
+        while (self._task is not None and not self._task.done()) or self._writing:
+            if self._task is not None and not self._task.done():
+                await asyncio.shield(self._task)
+            if self._writing:
+                await asyncio.wait(set(self._writing))
