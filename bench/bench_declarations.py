@@ -33,11 +33,13 @@ from _server import ensure_wrk, running_server, throwaway_database, wrk
 
 import dancu.models  # noqa: F401  (every mapped table, for spawned worker processes)
 from dancu.accounts.permissions import Actor, Role, permissions_for
+from dancu.app import tune_gc
 from dancu.core.db import Database
 from dancu.credentials.keyfiles import init_keys
 from dancu.credentials.keys import load_keyring
 from dancu.declarations.schemas import DeclarationIn
 from dancu.declarations.service import create_declaration, local_today
+from dancu.declarations.writer import DeclarationWriter
 from dancu.units.service import load_official_units
 
 Citizen = tuple[int, int, str, str, str]  # account id, person id, national id, current unit, unit path
@@ -97,9 +99,11 @@ async def _run_service(url: str, keys_dir: str, citizens: list[Citizen], commune
         jobs.append((_actor(c), DeclarationIn.model_validate(_payload(c, destination, i % 7))))
     latencies: list[float] = []
     done = 0
+    writer = DeclarationWriter(db)  # as the API and the pages do on PostgreSQL: group commit
+    tune_gc()  # as a server worker does at start-up
     try:
         async with db.unit_of_work() as s:  # warm the pool and the unit cache
-            await create_declaration(s, jobs[0][0], jobs[0][1], keyring=keyring)
+            await create_declaration(s, jobs[0][0], jobs[0][1], keyring=keyring, writer=writer)
         queue = iter(jobs)
 
         async def worker() -> None:
@@ -107,7 +111,7 @@ async def _run_service(url: str, keys_dir: str, citizens: list[Citizen], commune
             for who, data in queue:
                 t0 = time.perf_counter()
                 async with db.unit_of_work() as s:
-                    await create_declaration(s, who, data, keyring=keyring)
+                    await create_declaration(s, who, data, keyring=keyring, writer=writer)
                 latencies.append(time.perf_counter() - t0)
                 done += 1
 
@@ -115,7 +119,8 @@ async def _run_service(url: str, keys_dir: str, citizens: list[Citizen], commune
         await asyncio.gather(*(worker() for _ in range(tasks)))
         elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu
         print(f"  process: {done:,} in {elapsed:.2f}s, {cpu / max(done, 1) * 1000:.2f} ms CPU per declaration "
-              f"in this process")
+              f"in this process, {writer.batches:,} commits (~{writer.items / max(writer.batches, 1):.1f} "
+              f"declarations per commit)")
         return done, elapsed, latencies
     finally:
         await db.dispose()

@@ -23,6 +23,7 @@ from dancu.core.errors import DomainError, Unauthenticated
 from dancu.core.logging import configure_logging
 from dancu.core.middleware import RequestContextMiddleware
 from dancu.core.web import gettext_for, is_htmx, render
+from dancu.declarations.writer import shutdown as stop_declaration_writer
 from dancu.notifications.worker import delivery_worker
 
 log = logging.getLogger("dancu.http")
@@ -159,6 +160,7 @@ def create_app(
                 yield
         finally:
             await stop_recorder(app)
+            await stop_declaration_writer(app)
             if own:
                 await app.state.db.dispose()
 

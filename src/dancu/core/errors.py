@@ -70,3 +70,10 @@ class TooManyRequests(DomainError):
 class PayloadTooLarge(DomainError):
     status_code = 413
     code = "payload_too_large"
+
+
+class Unavailable(DomainError):
+    """A write could not be completed now (the database refused or went away); sending again is safe."""
+
+    status_code = 503
+    code = "unavailable"

@@ -21,6 +21,7 @@ from dancu.declarations.schemas import (
     PaperImportOut,
     RevokeIn,
 )
+from dancu.declarations.writer import get_writer
 
 router = APIRouter(prefix="/api/v1", tags=["declarations"])
 Declarant = Annotated[Actor, Depends(require(Permission.DECLARATIONS_CREATE))]
@@ -46,10 +47,11 @@ def import_out(result: paper_import.ImportResult, base: str) -> PaperImportOut:
 
 
 @router.post("/declarations", status_code=201)
-async def create(data: DeclarationIn, actor: Declarant, session: DbSession, keyring: PassKeyring
-                 ) -> DeclarationOut:
+async def create(request: Request, data: DeclarationIn, actor: Declarant, session: DbSession,
+                 keyring: PassKeyring) -> DeclarationOut:
     """Declare a trip for yourself or a household member (by `national_id`); returns the signed pass."""
-    declaration = await service.create_declaration(session, actor, data, keyring=keyring)
+    declaration = await service.create_declaration(session, actor, data, keyring=keyring,
+                                                   writer=get_writer(request.app))
     return await service.as_created(session, declaration)
 
 

@@ -23,6 +23,7 @@ from dancu.declarations.forms import form_errors, form_values, to_input
 from dancu.declarations.models import EXPOSURES, SYMPTOMS, TRANSPORT_MODES
 from dancu.declarations.printing import pass_pdf
 from dancu.declarations.schemas import MAX_DAYS_AHEAD, DeclarationQuery
+from dancu.declarations.writer import get_writer
 
 router = APIRouter(include_in_schema=False)
 router.include_router(pages_paper.router)
@@ -69,7 +70,8 @@ async def new_submit(request: Request, actor: Declarant, session: DbSession, key
                      ) -> Response:
     values = form_values(await request.form())
     try:
-        declaration = await service.create_declaration(session, actor, to_input(values), keyring=keyring)
+        declaration = await service.create_declaration(session, actor, to_input(values), keyring=keyring,
+                                                       writer=get_writer(request.app))
     except (DomainError, ValidationError) as exc:
         await session.rollback()  # nothing of a refused declaration is kept
         message, errors = form_errors(request, exc)

@@ -7,9 +7,8 @@ Reads by staff are audited with a purpose; a citizen reading their own (or house
 
 from __future__ import annotations
 
-import secrets
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from typing import Literal
 from zoneinfo import ZoneInfo
 
@@ -17,14 +16,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from dancu.accounts.permissions import Actor, Permission, Purpose
 from dancu.audit.service import record_event
-from dancu.config import get_settings
 from dancu.core.db import utcnow
 from dancu.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from dancu.core.pagination import Page
 from dancu.core.text import fold
 from dancu.credentials.keys import Keyring
-from dancu.credentials.travel_pass import TravelPassClaims, issue_travel_pass
 from dancu.declarations import repository as repo
+from dancu.declarations.issuing import issue
 from dancu.declarations.models import Declaration
 from dancu.declarations.repository import derived_status, pass_status, pass_statuses
 from dancu.declarations.schemas import (
@@ -35,7 +33,7 @@ from dancu.declarations.schemas import (
     HouseholdOption,
 )
 from dancu.declarations.validation import Place, Problems, check_trip, place_label, places
-from dancu.notifications.service import notify_movement
+from dancu.declarations.writer import DeclarationWriter
 from dancu.registry.models import Person
 
 __all__ = [
@@ -74,70 +72,12 @@ def _match_register(person: Person, data: DeclarationIn, *, required: bool) -> N
         raise ValidationFailed("The register records this person as deceased.", field="national_id")
 
 
-async def _issue(
-    session: AsyncSession, actor: Actor, person: Person, data: DeclarationIn, *, phone: str | None,
-    plate: str | None, detail: str | None, source: Literal["online", "paper"], keyring: Keyring,
-    now: datetime,
-) -> Declaration:
-    keyring.signer_for("travel_pass")  # no signing key: refuse before anything is written
-    issued = now.replace(microsecond=0)
-    hours = get_settings().travel_pass_hours
-    declaration = Declaration(
-        id=await _next_id(session),
-        person_id=person.id, declared_by_id=actor.account_id if source == "online" else None, source=source,
-        entered_by_id=actor.account_id if source == "paper" else None, phone=phone or person.phone,
-        origin_unit_code=data.origin_unit_code, origin_address=data.origin_address,
-        destination_unit_code=data.destination_unit_code, destination_address=data.destination_address,
-        travel_date=data.travel_date, return_date=data.return_date, transport=data.transport,
-        vehicle_plate=plate, transport_detail=detail, purpose=data.purpose,
-        places_visited=data.places_visited,
-        symptoms=list(data.symptoms), exposures=list(data.exposures), attested=True, status="valid",
-        pass_id=secrets.token_urlsafe(12), pass_code="", issued_at=issued,
-        expires_at=issued + timedelta(hours=hours), created_at=now,
-    )
-    if declaration.id is None:
-        await repo.add(session, declaration)  # the id goes into the signed claims
-    claims = TravelPassClaims.for_person(
-        pass_id=declaration.pass_id, declaration_id=str(declaration.id), full_name=person.full_name,
-        national_id=person.national_id, birth_year=person.dob.year, origin=data.origin_unit_code,
-        destination=data.destination_unit_code, vehicle_plate=plate,
-    )
-    declaration.pass_code = issue_travel_pass(claims, keyring=keyring, now=issued, hours=hours)
-    session.add(declaration)  # inserted by the notices' flush below
-    await notify_movement(
-        session, source="declaration", person_id=person.id, origin_unit_code=data.origin_unit_code,
-        destination_unit_code=data.destination_unit_code, travel_date=data.travel_date,
-        declaration_id=declaration.id,
-    )
-    # Last: the audit chain's lock is then held only until the caller's commit.
-    await record_event(
-        session, actor, "declaration:create", person_id=person.id, subject_type="declaration",
-        subject_id=declaration.id,
-        details={"source": source, "for_other": source == "online" and person.id != actor.person_id},
-    )
-    return declaration
-
-
-# Declaration ids reserved from the PostgreSQL sequence in blocks, per database: signing the pass needs the
-# id, and taking it beforehand saves an UPDATE per declaration. (SQLite: insert first, then sign.)
-ID_BLOCK = 50
-_reserved: dict[str, list[int]] = {}
-
-
-async def _next_id(session: AsyncSession) -> int | None:
-    bind = session.get_bind()
-    if bind.dialect.name != "postgresql":
-        return None
-    free = _reserved.setdefault(str(bind.engine.url), [])
-    if not free:
-        free.extend(reversed(await repo.reserve_ids(session, ID_BLOCK)))
-    return free.pop()
-
-
 async def create_declaration(
-    session: AsyncSession, actor: Actor, data: DeclarationIn, *, keyring: Keyring, now: datetime | None = None
+    session: AsyncSession, actor: Actor, data: DeclarationIn, *, keyring: Keyring, now: datetime | None = None,
+    writer: DeclarationWriter | None = None,
 ) -> Declaration:
-    """A citizen declares for themselves or a household member; returns the declaration with its pass."""
+    """A citizen declares for themselves or a household member; returns the declaration with its pass.
+    With a `writer` (PostgreSQL) it is stored by group commit, shared with other requests."""
     _require(actor, Permission.DECLARATIONS_CREATE)
     now = now or utcnow()
     problems = Problems()
@@ -150,8 +90,8 @@ async def create_declaration(
     if person is None:  # unknown and out-of-household IDs are refused alike
         raise Forbidden(NOT_HOUSEHOLD, field="national_id")
     _match_register(person, data, required=False)
-    return await _issue(session, actor, person, data, phone=clean.phone, plate=clean.vehicle_plate,
-                        detail=clean.transport_detail, source="online", keyring=keyring, now=now)
+    return await issue(session, actor, person, data, phone=clean.phone, plate=clean.vehicle_plate,
+                        detail=clean.transport_detail, source="online", keyring=keyring, now=now, writer=writer)
 
 
 async def create_paper_declaration(
@@ -174,7 +114,7 @@ async def create_paper_declaration(
         raise Conflict("This person already has a valid pass for this date and destination (declaration "
                        "{id}): print it again instead.", field="national_id", params={"id": existing},
                        details={"declaration_id": existing})
-    return await _issue(session, actor, person, data, phone=clean.phone, plate=clean.vehicle_plate,
+    return await issue(session, actor, person, data, phone=clean.phone, plate=clean.vehicle_plate,
                         detail=clean.transport_detail, source="paper", keyring=keyring, now=now)
 
 

@@ -1,0 +1,65 @@
+"""Group commit for declarations (PostgreSQL): many requests' declarations, notices and audit events in one
+transaction (`dancu.core.groupcommit`). The request checks, looks up and signs; the writer only inserts.
+
+On SQLite there is no writer: a declaration is written in the request's own transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from fastapi import FastAPI
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from dancu.audit.service import Event, record_events
+from dancu.core.db import Database
+from dancu.core.groupcommit import GroupCommit
+from dancu.declarations import repository as repo
+from dancu.notifications.service import Movement, notify_movements
+
+
+@dataclass(frozen=True, slots=True)
+class Issued:
+    """A checked and signed declaration, ready to insert: its row (id included), notices and audit event."""
+
+    row: dict[str, Any]
+    movement: Movement
+    event: Event
+
+
+async def write_issued(session: AsyncSession, items: Sequence[Issued]) -> list[bool]:
+    await repo.insert_rows(session, [i.row for i in items])
+    await notify_movements(session, [i.movement for i in items])
+    # Last: the audit chain's lock is then held only until the commit.
+    await record_events(session, [i.event for i in items])
+    return [True] * len(items)
+
+
+def _failed(_exc: BaseException) -> bool:
+    return False
+
+
+class DeclarationWriter(GroupCommit[Issued, bool]):
+    def __init__(self, db: Database) -> None:
+        super().__init__(db, write_issued, _failed, group_commit=True)
+
+
+def get_writer(app: FastAPI) -> DeclarationWriter | None:
+    """The app's writer on PostgreSQL (created on first use, in this worker's event loop); None on SQLite."""
+    db: Database = app.state.db
+    if db.is_sqlite:
+        return None
+    writer: DeclarationWriter | None = getattr(app.state, "declaration_writer", None)
+    if writer is None or writer.db is not db:
+        writer = DeclarationWriter(db)
+        app.state.declaration_writer = writer
+    return writer
+
+
+async def shutdown(app: FastAPI) -> None:
+    """Flush what is queued; for the app lifespan, before the database is disposed."""
+    writer: DeclarationWriter | None = getattr(app.state, "declaration_writer", None)
+    if writer is not None:
+        await writer.aclose()
