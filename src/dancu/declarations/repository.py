@@ -86,8 +86,11 @@ async def readable_person_by_national_id(
 
 
 async def person_by_national_id(session: AsyncSession, national_id: str) -> Person | None:
-    """For the register check of a paper form (an identity check, not browsing)."""
-    return await session.scalar(select(Person).where(Person.national_id == national_id))
+    """For the register check of a declaration (an identity check, not browsing)."""
+    return await session.scalar(_PERSON_BY_NATIONAL_ID, {"national_id": national_id})
+
+
+_PERSON_BY_NATIONAL_ID = select(Person).where(Person.national_id == bindparam("national_id"))  # built once
 
 
 async def readable_household(session: AsyncSession, actor: Actor) -> Sequence[Person]:
