@@ -87,9 +87,13 @@ class GroupCommit(Generic[T, R]):
         """Write these items; returns after their transaction committed, one result per item.
 
         Without group commit the batch is written inline: in `session` (the request's, committed here)
-        when given — SQLite has one writer, so a second transaction would wait for the first."""
+        when given — SQLite has one writer, so a second transaction would wait for the first. With group
+        commit, the request's `session` is committed before waiting, so that waiting requests do not hold
+        every pooled connection and leave none for the writer."""
         if not items:
             return []
+        if self.group_commit and session is not None and session.in_transaction():
+            await session.commit()
         if not self.group_commit:
             if session is not None:
                 results = await self.write(session, items)

@@ -68,10 +68,7 @@ async def issue(
         details={"source": source, "for_other": source == "online" and person.id != actor.person_id},
     )
     if writer is not None and declaration is None:
-        # The request's transaction only read: end it, so that waiting for the shared commit does not hold a
-        # pooled connection (many waiting requests would leave none for the writer).
-        await session.commit()
-        [written] = await writer.submit([Issued(row, movement, event)])
+        [written] = await writer.submit([Issued(row, movement, event)], session)  # ends the request's reads
         if not written:
             raise Unavailable("The declaration could not be saved. Please send it again.")
         return Declaration(**row)  # not in the session: committed by the writer
