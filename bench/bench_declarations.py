@@ -8,10 +8,8 @@ or more processes) and, with --http, through POST /api/v1/declarations on a real
     .venv/bin/python bench/bench_declarations.py [--people 20000] [--count 8000] [--tasks 32]
         [--processes 1] [--http] [--seconds 10] [--connections 64] [--workers 2]
 
-Measured on the 2-core development VM while other jobs ran (load ~3): 130-160 declarations/s through the
-service layer (best at 4-8 tasks; more tasks only stretch the audit chain's lock, which is held until
-commit), ~60/s through the HTTP API with 2 workers. About 5 ms of CPU per declaration in this process, of
-which ~2.3 ms is `record_event` and ~2 ms the notices' flush (with the declaration's own INSERT).
+On PostgreSQL the service layer runs with a DeclarationWriter (group commit), as the API and pages do.
+Figures and their history: docs/benchmarks.md.
 """
 
 from __future__ import annotations
