@@ -1,15 +1,19 @@
 """Register import into PostgreSQL: rows/s for a CSV of synthetic people, against a naive ORM insert.
 
-    .venv/bin/python bench/bench_import.py [--rows 1000000] [--naive 20000] [--batch-size 10000]
+    .venv/bin/python bench/bench_import.py [--rows 1000000] [--naive 20000] [--batch-size 10000] [--also-upsert]
 
 In a throwaway database (migrated, units loaded, dropped afterwards): first the naive baseline (one
 `session.add` + `commit` per row, into an empty table), then the table is emptied and the CSV is imported
-with `import_file`, then imported again (every row unchanged). For context it also times the Python side
-alone (read + validate + dedupe, no database) on the same file.
+with `import_file` (into an empty table: the bulk first load, bulkload.py; it prints the path taken and the
+seconds spent rebuilding each index and constraint), then imported again (every row unchanged: the batch
+upsert). With --also-upsert, the table is emptied once more and the file imported with bulk=False (the batch
+upsert into an empty table, for comparison). For context it also times the Python side alone (read +
+validate + dedupe + COPY encoding, no database) on the same file.
 
-The machine may be shared: besides wall-clock rates it prints the CPU time the import cost in this process
-and in the PostgreSQL backends of the database (from /proc), per row. The two sides run in parallel, so on
-an otherwise idle 2-core machine the rate is bounded by the larger of the two.
+The machine may be shared: besides wall-clock rates it prints the CPU time the import cost in this process,
+in its read pool (a first load of a large CSV: reading.py) and in the PostgreSQL backends of the database
+(from /proc), per row. They all run at once, so on an otherwise idle 2-core machine the rate is bounded by
+their sum over 2 (the index rebuilds' parallel workers are not counted).
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import csv
+import logging
 import os
 import sys
 import tempfile
@@ -29,8 +34,11 @@ from _server import throwaway_database
 from sqlalchemy import text
 
 from dancu.core.db import Database
-from dancu.registry.importer import _RowReader, import_file, open_source
+from dancu.registry import reading
+from dancu.registry.bulkload import copy_text
+from dancu.registry.importer import ImportSummary, _RowReader, import_file, open_source
 from dancu.registry.models import Person
+from dancu.registry.reading import ParallelReader
 from dancu.registry.seed import generate_people, load_communes
 from dancu.registry.validation import COLUMNS, PERSON_COLUMNS, RowValidator, as_import_row
 from dancu.units.service import load_official_units
@@ -50,10 +58,17 @@ def pg_cpu_seconds(dbname: str) -> float:
     return total / os.sysconf("SC_CLK_TCK")
 
 
+def children() -> float:
+    """CPU seconds of this process's finished children (the import's read pool, once it is shut down)."""
+    t = os.times()
+    return t.children_user + t.children_system
+
+
 def python_side(path: Path, communes: list[str], batch_size: int) -> float:
-    """Seconds to read, validate and dedupe the file without writing it anywhere."""
+    """Seconds to read, validate, dedupe and COPY-encode the file without writing it anywhere."""
     started = time.perf_counter()
     reader = _RowReader(open_source(path), RowValidator(communes), None, batch_size)
+    reader.encode = lambda rows: copy_text(rows, "\talive\t2025-07-01 00:00:00+00\t2025-07-01 00:00:00+00\n")
     while reader.produce() is not None:
         pass
     reader.close(True)
@@ -72,7 +87,30 @@ async def naive(db: Database, rows: int) -> float:
     return rows / (time.perf_counter() - started)
 
 
-async def run(url: str, rows: int, naive_rows: int, batch_size: int, folder: Path) -> None:
+def path_taken(summary: ImportSummary, path: Path | None = None) -> str:
+    if not summary.first_load:
+        return "batch upsert"
+    pool = (f", read by {ParallelReader.workers()} processes"
+            if path is not None and path.stat().st_size >= reading.PARALLEL_MIN_BYTES else ", read in-process")
+    return f"bulk first load: one transaction, indexes rebuilt{pool}"
+
+
+async def timed_import(db: Database, dbname: str, path: Path, rows: int, batch_size: int, naive_rate: float,
+                       label: str, bulk: bool | None = None) -> None:
+    started, cpu, pg_cpu, pool_cpu = time.perf_counter(), time.process_time(), pg_cpu_seconds(dbname), children()
+    summary = await import_file(db, path, errors_path=path.with_suffix(".errors.csv"), batch_size=batch_size,
+                                bulk=bulk, parallel=True)  # as `dancu registry import` does
+    elapsed = time.perf_counter() - started
+    cpu, pg_cpu, pool_cpu = time.process_time() - cpu, pg_cpu_seconds(dbname) - pg_cpu, children() - pool_cpu
+    assert summary.imported == rows and summary.rejected == 0, summary
+    print(f"{label} [{path_taken(summary, path)}]: {elapsed:.1f} s = {rows / elapsed:,.0f} rows/s "
+          f"({rows / elapsed / naive_rate:.0f}x naive); load average now {os.getloadavg()[0]:.1f}")
+    total = cpu + pool_cpu + pg_cpu
+    print(f"  CPU per row: python {cpu / rows * 1e6:.1f} us + its read pool {pool_cpu / rows * 1e6:.1f} us, "
+          f"postgres {pg_cpu / rows * 1e6:.1f} us -> idle 2-core bound ~{rows / (total / 2):,.0f} rows/s")
+
+
+async def run(url: str, rows: int, naive_rows: int, batch_size: int, folder: Path, also_upsert: bool) -> None:
     db = Database(url)
     try:
         async with db.unit_of_work() as s:
@@ -87,7 +125,8 @@ async def run(url: str, rows: int, naive_rows: int, batch_size: int, folder: Pat
         print(f"file: {rows:,} rows, {path.stat().st_size / 1e6:.0f} MB (generated in "
               f"{time.perf_counter() - started:.1f} s)")
         py = python_side(path, [c for c, _, _ in communes], batch_size)
-        print(f"python side alone (read + validate + dedupe): {py:.1f} s = {rows / py:,.0f} rows/s")
+        print(f"python side alone, one process (read + validate + dedupe + COPY encoding): {py:.1f} s = "
+              f"{rows / py:,.0f} rows/s")
 
         naive_rate = await naive(db, naive_rows)
         print(f"naive ORM, add + commit per row: {naive_rows:,} rows at {naive_rate:,.0f} rows/s")
@@ -95,21 +134,20 @@ async def run(url: str, rows: int, naive_rows: int, batch_size: int, folder: Pat
             await conn.execute(text("TRUNCATE persons CASCADE"))
 
         dbname = url.rsplit("/", 1)[1]
-        started, cpu, pg_cpu = time.perf_counter(), time.process_time(), pg_cpu_seconds(dbname)
-        summary = await import_file(db, path, errors_path=folder / "people.errors.csv", batch_size=batch_size)
-        elapsed = time.perf_counter() - started
-        cpu, pg_cpu = time.process_time() - cpu, pg_cpu_seconds(dbname) - pg_cpu
-        assert summary.imported == rows and summary.rejected == 0, summary
-        print(f"import_file into an empty table: {elapsed:.1f} s = {rows / elapsed:,.0f} rows/s "
-              f"({rows / elapsed / naive_rate:.0f}x naive); load average now {os.getloadavg()[0]:.1f}")
-        print(f"  CPU per row: python {cpu / rows * 1e6:.1f} us, postgres {pg_cpu / rows * 1e6:.1f} us "
-              f"-> idle 2-core bound ~{rows / max(cpu, pg_cpu):,.0f} rows/s")
+        await timed_import(db, dbname, path, rows, batch_size, naive_rate, "import_file into an empty table")
 
         started = time.perf_counter()
         again = await import_file(db, path, errors_path=None, batch_size=batch_size)
         elapsed = time.perf_counter() - started
         assert again.unchanged == rows, again
-        print(f"re-import, every row unchanged: {elapsed:.1f} s = {rows / elapsed:,.0f} rows/s")
+        print(f"re-import, every row unchanged [{path_taken(again)}]: {elapsed:.1f} s = "
+              f"{rows / elapsed:,.0f} rows/s")
+
+        if also_upsert:
+            async with db.engine.begin() as conn:
+                await conn.execute(text("TRUNCATE persons CASCADE"))
+            await timed_import(db, dbname, path, rows, batch_size, naive_rate,
+                               "import_file into an empty table, bulk=False", bulk=False)
     finally:
         await db.dispose()
 
@@ -120,10 +158,14 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--naive", type=int, default=20_000)
     parser.add_argument("--batch-size", type=int, default=10_000)
+    parser.add_argument("--also-upsert", action="store_true",
+                        help="also time the batch upsert into an empty table (bulk=False)")
     args = parser.parse_args()
+    logging.basicConfig(format="  %(message)s", level=logging.WARNING, stream=sys.stdout)
+    logging.getLogger("dancu.registry.bulkload").setLevel(logging.INFO)  # the rebuild timings
     with tempfile.TemporaryDirectory(prefix="dancu-bench-import-") as folder, \
             throwaway_database("dancu_bench_import") as url:
-        asyncio.run(run(url, args.rows, args.naive, args.batch_size, Path(folder)))
+        asyncio.run(run(url, args.rows, args.naive, args.batch_size, Path(folder), args.also_upsert))
 
 
 if __name__ == "__main__":

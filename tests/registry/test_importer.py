@@ -258,7 +258,7 @@ async def test_a_crash_inside_a_batch_keeps_earlier_batches_and_nothing_of_its_o
     db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     path = write_csv(tmp_path / "c.csv", [person(n) for n in range(1, 41)])
-    real_check = RowValidator.check
+    real_check = RowValidator.check_fast
     seen: list[int] = []
 
     def failing_check(self: RowValidator, values: Sequence[str]) -> Any:
@@ -267,9 +267,9 @@ async def test_a_crash_inside_a_batch_keeps_earlier_batches_and_nothing_of_its_o
             raise RuntimeError("disk on fire")
         return real_check(self, values)
 
-    monkeypatch.setattr(RowValidator, "check", failing_check)
+    monkeypatch.setattr(RowValidator, "check_fast", failing_check)
     with pytest.raises(RuntimeError, match="disk on fire"):
-        await import_file(db, path, errors_path=None, batch_size=10)
+        await import_file(db, path, errors_path=None, batch_size=10, bulk=False)
     assert sorted(p.full_name for p in (await people(db)).values()) == sorted(
         f"Nguyễn Văn {n}" for n in range(1, 21))
 
@@ -278,7 +278,7 @@ async def test_a_batch_failing_in_the_database_is_rolled_back_whole(
     db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     path = write_csv(tmp_path / "c.csv", [person(n) for n in range(1, 41)])
-    real_check = RowValidator.check
+    real_check = RowValidator.check_fast
 
     def check_then_corrupt(self: RowValidator, values: Sequence[str]) -> Any:
         result = real_check(self, values)
@@ -286,13 +286,13 @@ async def test_a_batch_failing_in_the_database_is_rolled_back_whole(
             result = (*result[:7], "NOPE1", *result[8:])
         return result
 
-    monkeypatch.setattr(RowValidator, "check", check_then_corrupt)
+    monkeypatch.setattr(RowValidator, "check_fast", check_then_corrupt)
     async with db.unit_of_work() as s:
         job = ImportJob(filename="c.csv")
         s.add(job)
         await s.flush()
     with pytest.raises(Exception, match=r"(?i)foreign key"):
-        await import_file(db, path, errors_path=None, batch_size=10, job_id=job.id)
+        await import_file(db, path, errors_path=None, batch_size=10, job_id=job.id, bulk=False)
     stored = await people(db)
     assert len(stored) == 20 and person(21)["id"] not in stored
     async with db.unit_of_work() as s:

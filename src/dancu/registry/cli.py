@@ -76,7 +76,7 @@ def import_command(
                     bar.update(task, completed=done, description=f"{rows:,} rows")
 
                 return await import_file(db, file, errors_path=errors_path, progress=progress,
-                                         batch_size=batch_size)
+                                         batch_size=batch_size, parallel=True)
         finally:
             await db.dispose()
 
@@ -87,7 +87,8 @@ def import_command(
     except (SQLAlchemyError, OSError) as exc:
         _fail(f"cannot import {file}: {exc}")
     except KeyboardInterrupt:
-        _fail("interrupted: the batches committed so far stay; import the file again to finish (it is safe)")
+        _fail("interrupted: a first load into an empty register is rolled back whole; otherwise the batches "
+              "committed so far stay. Import the file again to finish (it is safe)")
     _print_summary(file, summary)
 
 

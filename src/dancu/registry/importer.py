@@ -1,45 +1,63 @@
-"""Register import from CSV (UTF-8) or XLSX: streamed, validated row by row, upserted in batches.
+"""Register import from CSV (UTF-8) or XLSX: streamed, validated row by row, written in batches.
 
-The importer is a job: it commits once per batch, so a failure keeps the batches before it and nothing of its
-own. Memory stays flat: the file is streamed, one batch is held at a time, seen IDs live on disk (`SeenIds`).
-Validating the next batch (in a thread) overlaps writing the previous one (PostgreSQL: COPY into a temporary
-table, then one INSERT ... SELECT ... ON CONFLICT; SQLite: executemany, then the same).
+The importer is a job. Memory stays flat: the file is streamed (reading.py), one batch is held at a time,
+seen IDs live on disk (`SeenIds`). Validating the next batch (in a thread) overlaps writing the previous one
+(bulkload.py). Two ways of writing:
+
+- into an empty register on PostgreSQL, for an import not limited to a jurisdiction: one "first load"
+  transaction. Rows are COPYed straight into persons with its indexes and constraints dropped, rebuilt at
+  the end; a failure anywhere rolls it all back, leaving the register empty. A large CSV is then read by a
+  process pool;
+- otherwise, batch upserts: one transaction per batch, so a failure keeps the batches before it and nothing
+  of its own.
 """
 
 from __future__ import annotations
 
 import asyncio
 import csv
-import io
 import itertools
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Iterator, Sequence
-from contextlib import asynccontextmanager
+import sqlite3
+from collections.abc import Awaitable, Callable, Collection, Sequence
+from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from operator import itemgetter
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, Protocol, TextIO
 
 from sqlalchemy import update
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from dancu.core.db import Database, utcnow
+from dancu.core.errors import DomainError
+from dancu.registry import reading
+from dancu.registry.bulkload import FirstLoad, WriteCounts, first_load, open_writer
 from dancu.registry.models import ImportJob
+from dancu.registry.reading import (
+    Chunk,
+    ChunkResult,
+    Malformed,
+    ParallelReader,
+    ReadPlan,
+    Shape,
+    Source,
+    open_csv_at,
+    open_source,
+    sort_rows,
+)
 from dancu.registry.validation import (
     ERROR_COLUMN,
-    PERSON_COLUMNS,
     ImportFileError,
+    PersonRow,
     RowValidator,
-    SeenIds,
     as_import_row,
-    cell_text,
-    check_utf8,
     column_order,
     write_template,
 )
 from dancu.units import repository as units_repo
 
-__all__ = ["ImportFileError", "ImportSummary", "import_file", "write_template"]
+__all__ = ["Batch", "ImportFileError", "ImportSummary", "WriteCounts", "import_file", "open_source", "pump",
+           "write_template"]
 
 Progress = Callable[[int, int], None]  # (bytes done, rows read)
 log = logging.getLogger("dancu.registry.importer")
@@ -53,170 +71,11 @@ class ImportSummary:
     unchanged: int = 0  # existing persons already identical to the row
     rejected: int = 0
     error_file: Path | None = None
+    first_load: bool = False  # written by one bulk first-load transaction (bulkload.py)
 
     @property
     def existing(self) -> int:
         return self.updated + self.unchanged
-
-
-@dataclass
-class _Source:
-    header: list[str]
-    rows: Iterator[list[str]]
-    position: Callable[[], int]  # bytes read so far
-    size: int
-    close: Callable[[], None]
-
-
-def _open_csv(path: Path, size: int) -> _Source:
-    check_utf8(path)
-    binary = path.open("rb")
-    text = io.TextIOWrapper(binary, encoding="utf-8-sig", newline="")
-    first = text.readline()
-    # Excel in locales with a decimal comma (vi-VN among them) writes ';'-separated "CSV".
-    delimiter = max((",", ";", "\t"), key=first.count)
-    reader = csv.reader(itertools.chain([first], text), delimiter=delimiter)
-    header = next(reader, None)
-    if not header:
-        binary.close()
-        raise ImportFileError("the file is empty: its first line must be the header row")
-    return _Source(header, reader, binary.tell, size, text.close)  # (the wrapper must outlive the reader)
-
-
-def _open_xlsx(path: Path, size: int) -> _Source:
-    import zipfile
-
-    from openpyxl import load_workbook
-
-    try:
-        wb = load_workbook(path, read_only=True, data_only=True)
-    except (zipfile.BadZipFile, KeyError, OSError, ValueError) as exc:
-        raise ImportFileError(f"the file is not a readable .xlsx workbook ({exc})") from None
-    ws = wb.worksheets[0]
-    values = ws.iter_rows(values_only=True)
-    header = [cell_text(v, "") for v in next(values, None) or ()]
-    if not header:
-        wb.close()
-        raise ImportFileError("the workbook's first sheet is empty: its first row must be the header row")
-    columns = [h.strip().lower() for h in header]
-    total, done = ws.max_row or 0, [1]
-
-    def rows() -> Iterator[list[str]]:
-        for row in values:
-            done[0] += 1
-            yield [cell_text(v, c) for v, c in zip(row, columns, strict=False)]
-
-    def position() -> int:  # compressed XML: estimated from the sheet's declared row count
-        return min(size, size * done[0] // total) if total else 0
-
-    return _Source(header, rows(), position, size, wb.close)
-
-
-def open_source(path: Path, errors_path: Path | None = None) -> _Source:
-    """Open a CSV or XLSX file for reading; ImportFileError when it cannot be read as one."""
-    if not path.is_file():
-        raise ImportFileError(f"no such file: {path}")
-    if errors_path is not None and errors_path.resolve() == path.resolve():
-        raise ImportFileError("the error file cannot be the imported file itself")
-    size, suffix = path.stat().st_size, path.suffix.lower()
-    if suffix in (".xlsx", ".xlsm"):
-        return _open_xlsx(path, size)
-    if suffix in (".xls", ".ods", ".numbers"):
-        raise ImportFileError(f"{suffix} files are not supported: save the sheet as .xlsx or 'CSV UTF-8'")
-    return _open_csv(path, size)
-
-
-# Writing: the persons table is reached only through a temporary staging table, one batch at a time.
-_STAGE = "dancu_import_stage"
-_COLS = ", ".join(PERSON_COLUMNS)
-_STAGE_DDL = (f"CREATE TEMP TABLE IF NOT EXISTS {_STAGE} ("
-              + ", ".join(f"{c} {'date' if c == 'dob' else 'text'}" for c in PERSON_COLUMNS) + ")")
-
-
-def _upsert(now: str, changed: str) -> str:
-    """New persons are inserted, changed ones updated, identical ones left alone (no write, no dead row).
-    In ID order, so that concurrent imports lock rows in the same order (no deadlock)."""
-    assignments = ", ".join(f"{c} = excluded.{c}" for c in (*PERSON_COLUMNS[1:], "updated_at"))
-    return (f"INSERT INTO persons ({_COLS}, status, created_at, updated_at) "
-            f"SELECT {_COLS}, 'alive', {now}, {now} FROM {_STAGE} WHERE true ORDER BY national_id "
-            f"ON CONFLICT (national_id) DO UPDATE SET {assignments} WHERE {changed}")
-
-
-_PG_CHANGED = "({}) IS DISTINCT FROM ({})".format(
-    ", ".join(f"persons.{c}" for c in PERSON_COLUMNS[1:]),
-    ", ".join(f"excluded.{c}" for c in PERSON_COLUMNS[1:]),
-)
-_PG_UPSERT = (f"WITH w AS ({_upsert('now()', _PG_CHANGED)} RETURNING (xmax = 0) AS new) "
-              "SELECT count(*) FILTER (WHERE new), count(*) FROM w")
-_SQLITE_UPSERT = _upsert("?", " OR ".join(f"persons.{c} IS NOT excluded.{c}" for c in PERSON_COLUMNS[1:]))
-_SQLITE_STAGE = f"INSERT INTO {_STAGE} VALUES ({', '.join('?' for _ in PERSON_COLUMNS)})"
-_SQLITE_EXISTING = f"SELECT count(*) FROM {_STAGE} s JOIN persons p ON p.national_id = s.national_id"
-# With a jurisdiction, persons already registered elsewhere are not overwritten: taken out of the batch.
-_ALLOWED = "dancu_import_allowed"
-_REFUSE = (f"DELETE FROM {_STAGE} WHERE national_id IN (SELECT p.national_id FROM persons p"
-           f" JOIN {_STAGE} s ON s.national_id = p.national_id"
-           f" WHERE p.permanent_unit_code NOT IN (SELECT code FROM {_ALLOWED})"
-           f" AND p.current_unit_code NOT IN (SELECT code FROM {_ALLOWED})) RETURNING national_id")
-
-
-@dataclass(frozen=True, slots=True)
-class WriteCounts:
-    inserted: int = 0
-    updated: int = 0
-    unchanged: int = 0
-    refused: tuple[str, ...] = ()  # IDs of persons registered outside the jurisdiction: left as they are
-
-
-class BulkWriter:
-    """Upserts valid rows (`PERSON_COLUMNS` order) on national_id, one transaction per batch, on a connection
-    of its own held for the whole run: PostgreSQL binary COPY (asyncpg) or SQLite executemany into a temporary
-    table, then one INSERT ... SELECT ... ON CONFLICT."""
-
-    def __init__(self, conn: AsyncConnection, pg: Any, restricted: bool) -> None:
-        self.conn, self.pg, self.restricted = conn, pg, restricted
-
-    async def write(self, rows: list[tuple[Any, ...]]) -> WriteCounts:
-        if not rows:
-            return WriteCounts()
-        refused: tuple[str, ...] = ()
-        if self.pg is not None:
-            async with self.pg.transaction():
-                await self.pg.copy_records_to_table(_STAGE, records=rows, columns=PERSON_COLUMNS)
-                if self.restricted:
-                    refused = tuple(r[0] for r in await self.pg.fetch(_REFUSE))
-                new, changed = await self.pg.fetchrow(_PG_UPSERT)
-            return WriteCounts(new, changed - new, len(rows) - len(refused) - changed, refused)
-        now = utcnow().strftime("%Y-%m-%d %H:%M:%S.%f")  # SQLAlchemy's storage format for SQLite datetimes
-        async with self.conn.begin():
-            await self.conn.exec_driver_sql(f"DELETE FROM {_STAGE}")
-            await self.conn.exec_driver_sql(_SQLITE_STAGE, [(*r[:4], r[4].isoformat(), *r[5:]) for r in rows])
-            if self.restricted:
-                refused = tuple(r[0] for r in await self.conn.exec_driver_sql(_REFUSE))
-            existing = (await self.conn.exec_driver_sql(_SQLITE_EXISTING)).scalar_one()
-            changed = (await self.conn.exec_driver_sql(_SQLITE_UPSERT, (now, now))).rowcount
-        new = len(rows) - len(refused) - existing
-        return WriteCounts(new, changed - new, existing - (changed - new), refused)
-
-
-@asynccontextmanager
-async def open_writer(db: Database, allowed: Collection[str] | None = None) -> AsyncIterator[BulkWriter]:
-    """A bulk writer. With `allowed` units, persons already registered outside them are never modified."""
-    codes = [(c,) for c in sorted(allowed or ())]
-    allowed_ddl = f"CREATE TEMP TABLE IF NOT EXISTS {_ALLOWED} (code text PRIMARY KEY)"
-    async with db.engine.connect() as conn:
-        pg: Any = None
-        if db.is_sqlite:
-            for sql in (_STAGE_DDL, allowed_ddl, f"DELETE FROM {_ALLOWED}"):
-                await conn.exec_driver_sql(sql)
-            if codes:
-                await conn.exec_driver_sql(f"INSERT INTO {_ALLOWED} VALUES (?)", codes)
-            await conn.commit()
-        else:
-            pg = (await conn.get_raw_connection()).driver_connection
-            await pg.execute(f"{_STAGE_DDL} ON COMMIT DELETE ROWS; {allowed_ddl}; DELETE FROM {_ALLOWED}")
-            if codes:
-                await pg.copy_records_to_table(_ALLOWED, records=codes)
-        yield BulkWriter(conn, pg, allowed is not None)
 
 
 # The batch loop, shared with the synthetic population.
@@ -227,55 +86,118 @@ class Batch:
     rejected: int = 0
     position: int = 0
     row_numbers: list[int] = field(default_factory=list)  # of `rows`, when they come from a file
+    copy: bytes = b""  # for a first load: the valid rows in COPY text format (and `rows` is empty)
 
 
-async def pump(
-    db: Database, produce: Callable[[], Batch | None], done: Callable[[Batch, WriteCounts], Awaitable[None]],
-    *, allowed: Collection[str] | None = None,
-) -> None:
-    """Write each batch `produce` returns (it runs in a thread) while it prepares the next one; `done` runs
-    after each commit, never while `produce` runs."""
+class Writer(Protocol):
+    async def write(self, batch: Batch) -> WriteCounts: ...
+
+
+Done = Callable[[Batch, WriteCounts], Awaitable[None]]
+
+
+async def pump(db: Database, produce: Callable[[], Batch | None], done: Done, *,
+               allowed: Collection[str] | None = None) -> None:
+    """Upsert each batch `produce` returns (see `run_batches`), one transaction per batch."""
     async with open_writer(db, allowed) as writer:
-        batch = await asyncio.to_thread(produce)
-        while batch is not None:
-            writing = asyncio.ensure_future(writer.write(batch.rows))
-            try:
-                following = await asyncio.to_thread(produce)
-            except BaseException:
-                await asyncio.wait([writing])  # the batch in flight commits or rolls back whole first
-                if not writing.cancelled() and writing.exception() is not None:
-                    log.error("a batch failed too", exc_info=writing.exception())
-                raise
-            await done(batch, await writing)
-            batch = following
+        await run_batches(writer, produce, done)
+
+
+async def run_batches(writer: Writer, produce: Callable[[], Batch | None], done: Done) -> None:
+    """Write each batch `produce` returns (it runs in a thread) while it prepares the next one; `done` runs
+    after each write, never while `produce` runs."""
+    batch = await asyncio.to_thread(produce)
+    while batch is not None:
+        writing = asyncio.ensure_future(writer.write(batch))
+        try:
+            following = await asyncio.to_thread(produce)
+        except BaseException:
+            await asyncio.wait([writing])  # the batch in flight commits or rolls back whole first
+            if not writing.cancelled() and writing.exception() is not None:
+                log.error("a batch failed too", exc_info=writing.exception())
+            raise
+        await done(batch, await writing)
+        batch = following
+
+
+class SeenIds:
+    """The national IDs accepted so far in one file and the row of each, for "duplicate of row N" (the first
+    occurrence wins). Kept in a private temporary on-disk SQLite file, deleted on close, so that memory stays
+    flat for a file of any size while a lookup costs about two microseconds."""
+
+    def __init__(self) -> None:
+        self._db = sqlite3.connect("", check_same_thread=False)  # "": a private temporary file
+        for pragma in ("journal_mode=OFF", "synchronous=OFF", "cache_size=-8000"):
+            self._db.execute(f"PRAGMA {pragma}")
+        self._db.execute("CREATE TABLE seen (id INTEGER PRIMARY KEY, row INTEGER NOT NULL)")
+        self._cur = self._db.cursor()
+
+    def first_row(self, national_id: str, row: int) -> int | None:
+        """None when the ID is new (it is remembered at `row`); else the row where it was first accepted."""
+        key = int(national_id)
+        self._cur.execute("INSERT OR IGNORE INTO seen VALUES (?, ?)", (key, row))
+        if self._cur.rowcount == 1:
+            return None
+        return int(self._cur.execute("SELECT row FROM seen WHERE id = ?", (key,)).fetchone()[0])
+
+    def add_many(self, national_ids: Sequence[str | int], rows: Sequence[int]) -> dict[int, int]:
+        """`first_row` for a batch at once (rows in file order): {index in the batch: first row} of the
+        duplicates, each of an earlier batch or of an earlier row of this one."""
+        before = self._db.total_changes
+        pairs = zip(map(int, national_ids), rows, strict=True)
+        self._cur.executemany("INSERT OR IGNORE INTO seen VALUES (?, ?)", pairs)
+        if self._db.total_changes - before == len(rows):
+            return {}  # all new: the usual case
+        duplicates = {}
+        for i, (national_id, row) in enumerate(zip(national_ids, rows, strict=True)):
+            first = int(self._cur.execute("SELECT row FROM seen WHERE id = ?", (int(national_id),)).fetchone()[0])
+            if first != row:
+                duplicates[i] = first
+        return duplicates
+
+    def close(self) -> None:
+        self._db.close()
 
 
 class _RowReader:
-    """The file's rows as batches of valid persons rows; rejected rows go to the error file."""
+    """The file's rows as batches of valid persons rows; rejected rows go to the error file. With `encode`
+    (a first load), a batch carries its rows as COPY data instead; `read_in_parallel` then has a process
+    pool read a large CSV."""
 
-    def __init__(self, source: _Source, validator: RowValidator, errors_path: Path | None, size: int) -> None:
-        self.source, self.check, self.batch_size = source, validator.check, size
-        self.order = order = column_order(source.header)
-        self.width, self.pick, self.fields = max(order) + 1, itemgetter(*order), len(source.header)
+    def __init__(self, source: Source, validator: RowValidator, errors_path: Path | None, size: int) -> None:
+        self.source, self.validator, self.batch_size = source, validator, size
+        self.shape = Shape(tuple(column_order(source.header)), len(source.header))
         names = [h.strip().lstrip("\ufeff").strip().lower() for h in source.header]
-        self.keep = [i for i, n in enumerate(names) if n != ERROR_COLUMN and i < self.width]
+        self.keep = [i for i, n in enumerate(names) if n != ERROR_COLUMN and i < self.shape.width]
         self.errors_path = errors_path
         self._errors: TextIO | None = None
         self._csv: Any = None  # csv writer
         self.seen = SeenIds()
         self.row_no = 1  # numbered as a spreadsheet shows them: the header is row 1
+        self.encode: Callable[[list[PersonRow]], bytes] | None = None
+        self.parallel: ParallelReader | None = None
+
+    def read_in_parallel(self, tail: str) -> bool:
+        """Have a process pool read the rest of the file (as COPY data ending lines with `tail`), if it is a
+        CSV large enough for that to pay; True if so."""
+        start, size = self.source.data_start, self.source.size
+        if start is None or size - start < reading.PARALLEL_MIN_BYTES or self.validator.allowed is not None:
+            return False
+        plan = ReadPlan(self.source.delimiter, self.shape, self.validator.communes, self.validator.today, tail)
+        self.parallel = ParallelReader(self.source.path or Path(), start, plan, ParallelReader.workers())
+        return True
 
     def refuse(self, batch: Batch, national_ids: Sequence[str]) -> None:
         """Report the batch's rows the writer refused (persons registered outside the jurisdiction)."""
         refused = set(national_ids)
         for row, row_no in zip(batch.rows, batch.row_numbers, strict=True):
             if row[0] in refused:
-                raw = [""] * self.width
-                for i, value in zip(self.order, as_import_row(row), strict=True):
+                raw = [""] * self.shape.width
+                for i, value in zip(self.shape.order, as_import_row(row), strict=True):
                     raw[i] = value
                 self._reject(batch, raw, "id: this person is registered outside your jurisdiction", row_no)
 
-    def _reject(self, batch: Batch, raw: list[str], reasons: str, row_no: int | None = None) -> None:
+    def _reject(self, batch: Batch, raw: list[str], reasons: str, row_no: int) -> None:
         batch.rejected += 1
         if self.errors_path is None:
             return
@@ -284,37 +206,78 @@ class _RowReader:
             self._csv = csv.writer(self._errors)
             self._csv.writerow([self.source.header[i] for i in self.keep] + [ERROR_COLUMN])
         cells = [raw[i] if i < len(raw) else "" for i in self.keep]
-        self._csv.writerow([*cells, f"row {row_no or self.row_no}: {reasons}"])
+        self._csv.writerow([*cells, f"row {row_no}: {reasons}"])
 
     def produce(self) -> Batch | None:
-        batch: Batch = Batch(rows=[])
-        check, first_row, width, start = self.check, self.seen.first_row, self.width, self.row_no
+        if self.parallel is not None:
+            chunk = self.parallel.next()
+            if chunk is None:
+                return None
+            if chunk.result is not None and chunk.result.clean:
+                return self._settle_chunk(chunk, chunk.result)
+            log.info("reading on in-process from byte %d: a chunk did not end between two records", chunk.start)
+            self.parallel.close()
+            self.parallel = None
+            self.source.close()
+            self.source = open_csv_at(self.source, chunk.start)
+        start = self.row_no
         try:
-            for raw in itertools.islice(self.source.rows, self.batch_size):
-                self.row_no += 1
-                if not any(raw):
-                    continue  # a blank line (or a spreadsheet's empty row) is not a row
-                batch.read += 1
-                if len(raw) < width or (len(raw) > self.fields and any(raw[self.fields:])):
-                    self._reject(batch, raw, f"the row has {len(raw)} fields, the header {self.fields}")
-                    continue
-                result = check(self.pick(raw))
-                if isinstance(result, list):
-                    self._reject(batch, raw, "; ".join(result))
-                elif (first := first_row(result[0], self.row_no)) is not None:
-                    self._reject(batch, raw, f"id: duplicate of row {first} (the first one is kept)")
-                else:
-                    batch.rows.append(result)
-                    batch.row_numbers.append(self.row_no)
-        except csv.Error as exc:
-            raise ImportFileError(f"row {self.row_no}: the CSV is malformed ({exc})") from None
+            got = sort_rows(itertools.islice(self.source.rows, self.batch_size), self.validator.check_fast,
+                            self.shape, start + 1, keep_cells=True)
+        except Malformed as exc:
+            raise ImportFileError(f"row {exc.row}: the CSV is malformed ({exc.reason})") from None
+        if not got.records:
+            return None  # the end of the file
+        self.row_no += got.records
+        batch = Batch(rows=[], read=got.read, row_numbers=got.numbers)
+        rows, rejects = got.rows, got.rejects
+        # In-file duplicates, all at once: the first row with an ID wins, here or in an earlier batch.
+        duplicates = self.seen.add_many([row[0] for row in rows], got.numbers)
+        if duplicates:
+            for i, first in duplicates.items():
+                rejects.append((got.numbers[i], got.cells[i], f"id: duplicate of row {first} (the first one is kept)"))
+            rejects.sort(key=itemgetter(0))
+            kept = [i for i in range(len(rows)) if i not in duplicates]
+            rows, batch.row_numbers = [rows[i] for i in kept], [got.numbers[i] for i in kept]
+        self._report(batch, rejects)
+        if self.encode is None:
+            batch.rows = rows
+        else:
+            batch.copy, batch.row_numbers = self.encode(rows), []
+        batch.position = self.source.position()
+        return batch
+
+    def _settle_chunk(self, chunk: Chunk, result: ChunkResult) -> Batch:
+        """A chunk read by the pool: its row numbers placed in the file, its duplicates taken out."""
+        base = self.row_no
+        self.row_no += result.records
+        batch = Batch(rows=[], read=result.read, position=chunk.end, copy=result.copy)
+        numbers = [base + n for n in result.numbers]
+        rejects = [(base + n, cells, reasons) for n, cells, reasons in result.rejects]
+        duplicates = self.seen.add_many(result.ids, numbers)
+        if duplicates:
+            assert chunk.data is not None
+            records = list(reading.reparse(chunk.data, self.source.delimiter))
+            for i, first in duplicates.items():
+                rejects.append((numbers[i], records[result.numbers[i] - 1],
+                                f"id: duplicate of row {first} (the first one is kept)"))
+            rejects.sort(key=itemgetter(0))
+            lines = result.copy.split(b"\n")  # (COPY text escapes line breaks inside values)
+            batch.copy = b"".join(line + b"\n" for i, line in enumerate(lines[:-1]) if i not in duplicates)
+        self._report(batch, rejects)
+        return batch
+
+    def _report(self, batch: Batch, rejects: list[tuple[int, list[str], str]]) -> None:
+        for row_no, cells, reasons in rejects:
+            self._reject(batch, cells, reasons, row_no)
         if self._errors is not None:
             self._errors.flush()
-        batch.position = self.source.position()
-        return batch if self.row_no > start else None  # None: the end of the file
 
     def close(self, completed: bool) -> Path | None:
-        """Release the file, the ID index and the error file; the error file's path if one was written."""
+        """Release the file, the pool, the ID index and the error file; the error file's path if one was
+        written."""
+        if self.parallel is not None:
+            self.parallel.close()
         self.seen.close()
         self.source.close()
         if self._errors is not None:
@@ -335,13 +298,20 @@ async def _update_job(db: Database, job_id: int | None, **values: Any) -> None:
 async def import_file(
     db: Database, path: Path, *, errors_path: Path | None, job_id: int | None = None,
     progress: Progress | None = None, batch_size: int = 10_000, allowed_units: Collection[str] | None = None,
+    bulk: bool | None = None, parallel: bool = False,
 ) -> ImportSummary:
     """Import a register file (docs/import-format.md), committing per batch. Rejected rows go to `errors_path`
     (written only if a row is rejected). ImportFileError: the file cannot be imported at all. `job_id`: the
     ImportJob follows progress and outcome. `allowed_units`: a jurisdiction (rows need a unit in it, and
-    persons registered outside it are not modified)."""
+    persons registered outside it are not modified). `bulk`: a first load into an empty register, one
+    transaction (bulkload.py): None (default) whenever possible (PostgreSQL, persons empty, no jurisdiction),
+    True to insist (ImportFileError when it is not possible), False never. `parallel`: a first load of a large
+    CSV is read by a pool of forked processes — for the CLI only, never inside a server worker (forking a
+    process that runs an event loop and database connections is not safe)."""
     summary = ImportSummary()
     try:
+        if bulk and (db.is_sqlite or allowed_units is not None):
+            raise ImportFileError("a bulk first load needs PostgreSQL and an import not limited to a jurisdiction")
         source = await asyncio.to_thread(open_source, path, errors_path)
         try:
             await _update_job(db, job_id, status="running", bytes_total=source.size, bytes_done=0)
@@ -371,15 +341,32 @@ async def import_file(
 
         completed = False
         try:
-            await pump(db, reader.produce, done, allowed=allowed_units)
+            async with AsyncExitStack() as stack:
+                load: FirstLoad | None = None
+                if bulk is not False and not db.is_sqlite and allowed_units is None:
+                    load = await stack.enter_async_context(first_load(db, insist=bool(bulk)))
+                if load is not None:
+                    summary.first_load, reader.encode = True, load.encode
+                    if parallel:
+                        await asyncio.to_thread(reader.read_in_parallel, load.tail)
+                    await run_batches(load, reader.produce, done)
+                    await load.finish()
+                else:
+                    writer = await stack.enter_async_context(open_writer(db, allowed_units))
+                    await run_batches(writer, reader.produce, done)
             completed = True
         finally:
             summary.error_file = reader.close(completed)
     except BaseException as exc:
-        message = exc.message if isinstance(exc, ImportFileError) else f"import failed: {exc!r}"
+        message = exc.message if isinstance(exc, DomainError) else f"import failed: {exc!r}"
+        undone: dict[str, Any] = {}
+        if summary.first_load:  # one transaction: rolled back whole
+            undone = {"rows_imported": 0, "rows_updated": 0}
+            if not message.startswith("the first load was rolled back"):
+                message = f"the first load was rolled back, nothing was imported: {message}"
         try:
             await asyncio.shield(_update_job(db, job_id, status="failed", message=message[:500],
-                                             finished_at=utcnow()))
+                                             finished_at=utcnow(), **undone))
         except Exception:  # the original failure matters more than its bookkeeping
             log.exception("could not record the failure of import job %s", job_id)
         raise
