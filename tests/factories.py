@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import itertools
+import re
 from datetime import date
 from typing import Any
 
@@ -94,9 +95,19 @@ async def actor_of(session: AsyncSession, account: Account) -> Actor:
     return actor_from(account, unit)
 
 
+async def form_token(client: httpx.AsyncClient, path: str = "/login") -> str:
+    """The token of the log-in (or sign-up) form, as a browser gets it: from the page, with its cookie."""
+    page = await client.get(path)
+    pattern = 'action="' + re.escape(path) + r'">\s*<input type="hidden" name="csrf_token" value="([^"]+)"'
+    found = re.search(pattern, page.text)
+    assert found, page.text
+    return found.group(1)
+
+
 async def login(client: httpx.AsyncClient, username: str, password: str = PASSWORD) -> str:
     """Log in through the page form; returns the CSRF token for later form posts."""
-    r = await client.post("/login", data={"username": username, "password": password, "next": "/"})
+    r = await client.post("/login", data={"username": username, "password": password, "next": "/",
+                                          "csrf_token": await form_token(client)})
     assert r.status_code == 303, r.text
     page = await client.get("/staff" if not username.isdigit() else "/me")
     marker = 'name="csrf-token" content="'

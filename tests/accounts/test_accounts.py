@@ -8,14 +8,24 @@ import httpx
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from dancu.accounts.permissions import Role
-from tests.factories import HANOI, HANOI_COMMUNE, PASSWORD, hcmc_commune, login, make_account, make_person
+from tests.factories import (
+    HANOI,
+    HANOI_COMMUNE,
+    PASSWORD,
+    form_token,
+    hcmc_commune,
+    login,
+    make_account,
+    make_person,
+)
 
 
 async def test_login_sets_a_hardened_cookie_and_logout_revokes_it(
     client: httpx.AsyncClient, session: AsyncSession
 ) -> None:
     account = await make_account(session, Role.OFFICIAL, HANOI)
-    r = await client.post("/login", data={"username": account.username, "password": PASSWORD})
+    token = await form_token(client)
+    r = await client.post("/login", data={"username": account.username, "password": PASSWORD, "csrf_token": token})
     assert r.status_code == 303
     cookie = r.headers["set-cookie"].lower()
     assert "httponly" in cookie and "secure" in cookie and "samesite=lax" in cookie
@@ -27,11 +37,36 @@ async def test_login_sets_a_hardened_cookie_and_logout_revokes_it(
 
 async def test_lockout_after_repeated_failures(client: httpx.AsyncClient, session: AsyncSession) -> None:
     account = await make_account(session, Role.OFFICIAL, HANOI)
+    token = await form_token(client)
     for _ in range(5):
-        r = await client.post("/login", data={"username": account.username, "password": "wrong-password!"})
+        r = await client.post("/login", data={"username": account.username, "password": "wrong-password!",
+                                              "csrf_token": token})
         assert r.status_code == 401
-    r = await client.post("/login", data={"username": account.username, "password": PASSWORD})
+    r = await client.post("/login", data={"username": account.username, "password": PASSWORD, "csrf_token": token})
     assert r.status_code == 429  # even the right password is refused while locked
+
+
+async def test_login_and_signup_forms_need_their_form_token(client: httpx.AsyncClient, session: AsyncSession) -> None:
+    """Login CSRF: another site cannot post the log-in form in a visitor's browser (no form cookie, or a
+    token that is not this cookie's), and the form cookie never travels cross-site."""
+    account = await make_account(session, Role.OFFICIAL, HANOI)
+    creds = {"username": account.username, "password": PASSWORD}
+    r = await client.post("/login", data=creds)
+    assert r.status_code == 403 and "The form has expired" in r.text and "dancu_session" not in r.headers.get(
+        "set-cookie", "")
+    token = await form_token(client)
+    assert "samesite=strict" in (await client.get("/login")).headers.get("set-cookie", "samesite=strict").lower()
+    r = await client.post("/login", data={**creds, "csrf_token": token[:-1] + ("0" if token[-1] != "0" else "1")})
+    assert r.status_code == 403
+    other = httpx.AsyncClient(transport=client._transport, base_url=client.base_url)  # another browser
+    async with other:
+        r = await other.post("/login", data={**creds, "csrf_token": token})  # a token without its cookie
+        assert r.status_code == 403
+    r = await client.post("/signup", data={"national_id": "001090123456", "full_name": "X", "dob": "1990-01-01",
+                                           "password": "long-enough-password"})
+    assert r.status_code == 403 and "The form has expired" in r.text
+    r = await client.post("/login", data={**creds, "csrf_token": token})
+    assert r.status_code == 303
 
 
 async def test_form_post_without_csrf_is_refused(client: httpx.AsyncClient, session: AsyncSession) -> None:

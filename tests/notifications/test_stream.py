@@ -19,7 +19,16 @@ from dancu.config import Settings
 from dancu.core.db import Database
 from dancu.notifications.pages import notice_events
 from dancu.notifications.schemas import NoticeFilter, NoticeOut
-from tests.factories import HANOI_COMMUNE, PASSWORD, actor_of, hcmc_commune, login, make_account, make_person
+from tests.factories import (
+    HANOI_COMMUNE,
+    PASSWORD,
+    actor_of,
+    form_token,
+    hcmc_commune,
+    login,
+    make_account,
+    make_person,
+)
 from tests.notifications.conftest import eventually, move
 from tests.support import TestDatabase
 
@@ -121,7 +130,8 @@ async def test_a_real_server_streams_a_new_arrival_and_ends_when_the_client_leav
         await eventually(lambda: server.started, 20)
         async with asyncio.timeout(20):
             async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=10) as http:
-                r = await http.post("/login", data={"username": username, "password": PASSWORD})
+                token = await form_token(http)
+                r = await http.post("/login", data={"username": username, "password": PASSWORD, "csrf_token": token})
                 assert r.status_code == 303
                 async with http.stream("GET", "/notices/stream") as stream:
                     assert stream.headers["content-type"].startswith("text/event-stream")

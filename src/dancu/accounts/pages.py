@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from datetime import date
 from typing import Annotated
 from urllib.parse import quote
@@ -24,12 +25,40 @@ from dancu.accounts.deps import (
 )
 from dancu.accounts.permissions import CREATABLE_ROLES, Actor, Permission, Role
 from dancu.accounts.schemas import AccountCreate, ClaimIn, TokenCreate
+from dancu.accounts.security import csrf_token, csrf_valid
+from dancu.config import Settings
 from dancu.core.errors import DomainError
 from dancu.core.pagination import Page
 from dancu.core.web import gettext_for, render
 
 router = APIRouter(include_in_schema=False)
 Manager = Annotated[Actor, Depends(require(Permission.ACCOUNTS_MANAGE))]
+
+
+# Forms posted before anyone is logged in (log in, sign up) are bound to a random cookie of their own, so
+# another site cannot post them in the visitor's browser (login CSRF: logging the victim into the
+# attacker's account). SameSite=Strict: the cookie is never sent with a cross-site request.
+FORM_COOKIE = "dancu_form"
+FORM_EXPIRED = "The form has expired. Reload the page and try again."
+
+
+def _render_anonymous(request: Request, settings: Settings, template: str, context: dict[str, object],
+                      status_code: int = 200) -> Response:
+    """Render a log-in or sign-up page with its form token (`form_token`), setting the form cookie if the
+    visitor has none yet."""
+    key = request.cookies.get(FORM_COOKIE)
+    new = None if key else secrets.token_urlsafe(24)
+    form_token = csrf_token(settings.secret_key, "form:" + (key or new or ""))
+    resp = render(request, template, {**context, "form_token": form_token}, status_code=status_code)
+    if new:
+        resp.set_cookie(FORM_COOKIE, new, httponly=True, secure=settings.cookie_secure, samesite="strict",
+                        max_age=24 * 3600)
+    return resp
+
+
+def _anonymous_form_valid(request: Request, settings: Settings, candidate: str) -> bool:
+    key = request.cookies.get(FORM_COOKIE)
+    return bool(key) and csrf_valid(settings.secret_key, "form:" + (key or ""), candidate)
 
 
 def _safe_next(next_url: str | None) -> str:
@@ -52,8 +81,9 @@ async def index(actor: OptionalActor) -> Response:
 
 
 @router.get("/login", response_class=HTMLResponse)
-async def login_page(request: Request, actor: OptionalActor, next: str | None = None) -> Response:
-    return render(request, "accounts/login.html", {"next": _safe_next(next), "error": None})
+async def login_page(request: Request, actor: OptionalActor, settings: SettingsDep, next: str | None = None
+                     ) -> Response:
+    return _render_anonymous(request, settings, "accounts/login.html", {"next": _safe_next(next), "error": None})
 
 
 @router.post("/login", response_class=HTMLResponse)
@@ -64,15 +94,21 @@ async def login_submit(
     username: Annotated[str, Form(max_length=64)] = "",
     password: Annotated[str, Form(max_length=256)] = "",
     next: Annotated[str, Form()] = "/",
+    csrf: Annotated[str, Form(alias="csrf_token", max_length=128)] = "",
 ) -> Response:
+    if not _anonymous_form_valid(request, settings, csrf):
+        return _render_anonymous(
+            request, settings, "accounts/login.html",
+            {"next": _safe_next(next), "error": gettext_for(request)(FORM_EXPIRED), "username": username},
+            status_code=403,
+        )
     try:
         token, _actor = await service.login(session, settings, username, password, client_ip(request))
     except DomainError as exc:
         # The failed attempt must be counted even though we answer with a page, not an error.
         await session.commit()
-        return render(
-            request,
-            "accounts/login.html",
+        return _render_anonymous(
+            request, settings, "accounts/login.html",
             {"next": _safe_next(next), "error": exc.localized(gettext_for(request)), "username": username},
             status_code=exc.status_code,
         )
@@ -101,8 +137,8 @@ async def set_language(
 
 
 @router.get("/signup", response_class=HTMLResponse)
-async def signup_page(request: Request, actor: OptionalActor) -> Response:
-    return render(request, "accounts/signup.html", {"error": None, "form": {}})
+async def signup_page(request: Request, actor: OptionalActor, settings: SettingsDep) -> Response:
+    return _render_anonymous(request, settings, "accounts/signup.html", {"error": None, "form": {}})
 
 
 @router.post("/signup", response_class=HTMLResponse)
@@ -114,8 +150,12 @@ async def signup_submit(
     full_name: Annotated[str, Form(max_length=120)] = "",
     dob: Annotated[str, Form(max_length=10)] = "",
     password: Annotated[str, Form(max_length=256)] = "",
+    csrf: Annotated[str, Form(alias="csrf_token", max_length=128)] = "",
 ) -> Response:
     form = {"national_id": national_id, "full_name": full_name, "dob": dob}
+    if not _anonymous_form_valid(request, settings, csrf):
+        return _render_anonymous(request, settings, "accounts/signup.html",
+                                 {"error": gettext_for(request)(FORM_EXPIRED), "form": form}, status_code=403)
     try:
         try:
             dob_value = date.fromisoformat(dob)
@@ -126,7 +166,8 @@ async def signup_submit(
     except (DomainError, ValidationError) as exc:
         await session.commit()  # keep the failed-attempt counter
         message, _field = _form_error(request, exc)
-        return render(request, "accounts/signup.html", {"error": message, "form": form}, status_code=422)
+        return _render_anonymous(request, settings, "accounts/signup.html", {"error": message, "form": form},
+                                 status_code=422)
     return RedirectResponse(f"/login?next=/me&created={quote(account.username)}", status_code=303)
 
 
