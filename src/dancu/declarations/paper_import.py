@@ -53,6 +53,7 @@ from dancu.audit.service import record_event
 from dancu.config import Settings
 from dancu.core.db import utcnow
 from dancu.core.errors import Conflict, DomainError, Forbidden, NotFound, PayloadTooLarge, ValidationFailed
+from dancu.core.files import data_folder
 from dancu.core.text import fold
 from dancu.credentials.keys import Keyring
 from dancu.declarations.schemas import DeclarationIn
@@ -213,9 +214,8 @@ def _problem_text(exc: DomainError, gettext: Callable[[str], str]) -> str:
 # --- the import -----------------------------------------------------------------------------------------
 
 def _folder(settings: Settings) -> Path:
-    folder = settings.data_dir / "paper-imports"
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
+    """Results and error files of paper imports, kept RETENTION_DAYS (they hold names and ID numbers)."""
+    return data_folder(settings.data_dir, "paper-imports")
 
 
 async def import_paper_forms(

@@ -17,6 +17,7 @@ from dancu.audit.service import record_event
 from dancu.config import Settings
 from dancu.core.db import Database, utcnow
 from dancu.core.errors import DomainError, Forbidden, NotFound, PayloadTooLarge, ValidationFailed
+from dancu.core.files import data_folder
 from dancu.registry import repository as repo
 from dancu.registry.models import ImportJob
 from dancu.units import repository as units_repo
@@ -43,8 +44,7 @@ async def store_upload(
         raise ValidationFailed(
             "Upload a .csv or .xlsx file (got {name}).", field="file", params={"name": (filename or "")[:80]}
         )
-    folder = settings.data_dir / "imports"
-    folder.mkdir(parents=True, exist_ok=True)
+    folder = data_folder(settings.data_dir, "imports")  # error files are kept RETENTION_DAYS (personal data)
     path = folder / f"{uuid.uuid4().hex[:12]}-{_safe_name(filename)}"
     size = 0
     with path.open("wb") as out:
