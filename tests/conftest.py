@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 import pytest_asyncio
+from hypothesis import settings as hypothesis_settings
 from sqlalchemy import make_url
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -26,6 +27,12 @@ if TYPE_CHECKING:
     from fastapi import FastAPI
 
     from dancu.config import Settings
+
+# Property tests draw the same examples on every run, so a suite that passed once passes again (CI must not
+# turn red by chance); HYPOTHESIS_EXPLORE=1 draws new ones when hunting for bugs.
+hypothesis_settings.register_profile("repeatable", derandomize=True, deadline=None)
+hypothesis_settings.register_profile("explore", deadline=None)
+hypothesis_settings.load_profile("explore" if os.environ.get("HYPOTHESIS_EXPLORE") else "repeatable")
 
 ENGINE = os.environ.get("DANCU_TEST_DB", "sqlite")
 PG_URL = os.environ.get("DANCU_TEST_PG_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import zlib
 from datetime import timedelta
 from typing import Any
@@ -30,9 +29,7 @@ from dancu.credentials.results import FAILURES, KINDS, ScanResult
 SETTINGS = settings(
     max_examples=200,
     deadline=None,
-    database=None,
-    # CI replays a fixed set of examples (a red run must be reproducible); locally each run explores anew.
-    derandomize=os.environ.get("CI") == "true",
+    database=None,  # repeatable or exploring: the profile in tests/conftest.py decides
     suppress_health_check=[HealthCheck.function_scoped_fixture],
 )
 
