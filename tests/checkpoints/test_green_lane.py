@@ -46,7 +46,9 @@ async def issue(
         "origin_unit_code": HANOI_COMMUNE,
         "destination_unit_code": scene.destination,
         "test_kind": "pcr",
-        "test_taken_at": (utcnow() - timedelta(hours=10)).isoformat(),
+        # 9 h 59 min old: still 10 h once the request runs, with a minute to spare (validity is whole hours,
+        # so a test exactly 10 h old gave 61 h whenever a second ticked over before the server's clock read).
+        "test_taken_at": (utcnow() - timedelta(hours=10) + timedelta(minutes=1)).isoformat(),
     }
     body.update(kw)
     return await client.post(f"/api/v1/vehicles/{vehicle_id}/green-lane-passes", headers=headers, json=body)

@@ -63,9 +63,11 @@ async def _unit_info(session: AsyncSession, codes: set[str]) -> dict[str, tuple[
         else:
             missing.add(code)
     if missing:
-        for code, (parent, path) in (await repo.unit_parents_and_paths(session, missing)).items():
+        # Expired or never loaded: reload the whole tree (one query), so later batches need none.
+        for code, (parent, path) in (await repo.unit_parents_and_paths(session, None)).items():
             _units[(key, code)] = (now, parent, path)
-            out[code] = (parent, path)
+            if code in missing:
+                out[code] = (parent, path)
     return out
 
 
