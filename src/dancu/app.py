@@ -149,7 +149,9 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         own = db is None
-        app.state.db = db or Database(settings.database_url)
+        pool = {} if settings.is_sqlite else {
+            "pool_size": settings.db_pool_size, "max_overflow": settings.db_max_overflow}
+        app.state.db = db or Database(settings.database_url, **pool)
         if own:
             tune_gc()
         try:

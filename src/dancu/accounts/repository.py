@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import and_, bindparam, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from dancu.accounts.models import Account, ApiToken, LoginAttempt, WebSession
@@ -51,20 +51,22 @@ async def session_with_account(
 async def token_with_account(
     session: AsyncSession, token_hash: str, now: datetime
 ) -> tuple[ApiToken, Account, Unit] | None:
-    row = (
-        await session.execute(
-            select(ApiToken, Account, Unit)
-            .join(Account, Account.id == ApiToken.account_id)
-            .join(Unit, Unit.code == Account.unit_code)
-            .where(
-                ApiToken.token_hash == token_hash,
-                ApiToken.revoked_at.is_(None),
-                or_(ApiToken.expires_at.is_(None), ApiToken.expires_at > now),
-                Account.is_active.is_(True),
-            )
-        )
-    ).first()
+    row = (await session.execute(_TOKEN_WITH_ACCOUNT, {"token_hash": token_hash, "now": now})).first()
     return (row[0], row[1], row[2]) if row else None
+
+
+# Built once: every API request with a bearer token runs it.
+_TOKEN_WITH_ACCOUNT = (
+    select(ApiToken, Account, Unit)
+    .join(Account, Account.id == ApiToken.account_id)
+    .join(Unit, Unit.code == Account.unit_code)
+    .where(
+        ApiToken.token_hash == bindparam("token_hash"),
+        ApiToken.revoked_at.is_(None),
+        or_(ApiToken.expires_at.is_(None), ApiToken.expires_at > bindparam("now")),
+        Account.is_active.is_(True),
+    )
+)
 
 
 async def revoke_session(session: AsyncSession, token_hash: str, now: datetime) -> None:

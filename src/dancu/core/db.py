@@ -117,9 +117,10 @@ def sync_sqlite_pragmas(engine: Engine) -> None:
 class Database:
     """Owns the engine and session factory of one app or CLI process."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, **engine_options: Any) -> None:
+        """`engine_options`: e.g. pool_size and max_overflow (PostgreSQL), passed to the engine."""
         self.url = url
-        self.engine = make_engine(url)
+        self.engine = make_engine(url, **engine_options)
         self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False, autoflush=False)
 
     @property

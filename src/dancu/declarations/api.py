@@ -50,9 +50,7 @@ def import_out(result: paper_import.ImportResult, base: str) -> PaperImportOut:
 async def create(request: Request, data: DeclarationIn, actor: Declarant, session: DbSession,
                  keyring: PassKeyring) -> DeclarationOut:
     """Declare a trip for yourself or a household member (by `national_id`); returns the signed pass."""
-    declaration = await service.create_declaration(session, actor, data, keyring=keyring,
-                                                   writer=get_writer(request.app))
-    return await service.as_created(session, declaration)
+    return await service.declare(session, actor, data, keyring=keyring, writer=get_writer(request.app))
 
 
 @router.get("/declarations")

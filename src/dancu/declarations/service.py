@@ -37,7 +37,7 @@ from dancu.declarations.writer import DeclarationWriter
 from dancu.registry.models import Person
 
 __all__ = [
-    "as_created", "create_declaration", "create_paper_declaration", "list_declarations", "my_declarations",
+    "as_created", "create_declaration", "create_paper_declaration", "declare", "list_declarations", "my_declarations",
     "new_form", "pass_status", "pass_statuses", "passes_to_print", "read_declaration", "revoke_declaration",
 ]
 
@@ -78,6 +78,23 @@ async def create_declaration(
 ) -> Declaration:
     """A citizen declares for themselves or a household member; returns the declaration with its pass.
     With a `writer` (PostgreSQL) it is stored by group commit, shared with other requests."""
+    declaration, _person = await _declare(session, actor, data, keyring=keyring, now=now, writer=writer)
+    return declaration
+
+
+async def declare(
+    session: AsyncSession, actor: Actor, data: DeclarationIn, *, keyring: Keyring,
+    writer: DeclarationWriter | None = None,
+) -> DeclarationOut:
+    """`create_declaration`, answered as its maker sees it (the API's reply)."""
+    declaration, person = await _declare(session, actor, data, keyring=keyring, now=None, writer=writer)
+    return to_out(declaration, person, await places(session), utcnow(), with_code=True)
+
+
+async def _declare(
+    session: AsyncSession, actor: Actor, data: DeclarationIn, *, keyring: Keyring, now: datetime | None,
+    writer: DeclarationWriter | None,
+) -> tuple[Declaration, Person]:
     _require(actor, Permission.DECLARATIONS_CREATE)
     now = now or utcnow()
     problems = Problems()
@@ -90,8 +107,10 @@ async def create_declaration(
     if person is None:  # unknown and out-of-household IDs are refused alike
         raise Forbidden(NOT_HOUSEHOLD, field="national_id")
     _match_register(person, data, required=False)
-    return await issue(session, actor, person, data, phone=clean.phone, plate=clean.vehicle_plate,
-                        detail=clean.transport_detail, source="online", keyring=keyring, now=now, writer=writer)
+    declaration = await issue(session, actor, person, data, phone=clean.phone, plate=clean.vehicle_plate,
+                              detail=clean.transport_detail, source="online", keyring=keyring, now=now,
+                              writer=writer)
+    return declaration, person
 
 
 async def create_paper_declaration(
