@@ -20,10 +20,10 @@ from dancu.core.plates import InvalidPlate, normalize_plate
 from dancu.declarations import repository as repo
 from dancu.declarations.schemas import DETAIL_REQUIRED, MAX_DAYS_AHEAD, ROAD_MODES, DeclarationIn
 from dancu.registry.idnumber import InvalidIdNumber, decode_id
+from dancu.registry.validation import normalize_phone
 
 UNIT_CACHE_SECONDS = 600.0
 MAX_RETURN_DAYS = 366
-_PHONE_SEPARATORS = str.maketrans("", "", " .-()")
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,16 +100,6 @@ class CleanTrip:
 def _has_control(text: str, *, multiline: bool = False) -> bool:
     allowed = "\n\r\t" if multiline else ""
     return any(unicodedata.category(ch) in ("Cc", "Cf") and ch not in allowed for ch in text)
-
-
-def normalize_phone(value: str) -> str | None:
-    """'+84 912 345 678' -> '0912345678'; None if it is not a Vietnamese number."""
-    digits = value.translate(_PHONE_SEPARATORS)
-    if digits.startswith("+84"):
-        digits = "0" + digits[3:]
-    if len(digits) == 10 and digits[0] == "0" and digits.isascii() and digits.isdigit():
-        return digits
-    return None
 
 
 def check_trip(data: DeclarationIn, units: dict[str, Place], today: date, problems: Problems) -> CleanTrip:

@@ -110,8 +110,9 @@ def _plain(value: str, limit: int) -> str | None:
     return None
 
 
-def _phone_digits(value: str) -> str | None:
-    """A phone number as its 10 digits (0 + 9), or None when it is not a Vietnamese number."""
+def normalize_phone(value: str) -> str | None:
+    """A phone number as its 10 digits (0 + 9): '+84 912 345 678' -> '0912345678'; None when it is not a
+    Vietnamese number. (The register's and the declarations' one rule.)"""
     digits = value.translate(_PHONE_SEPARATORS)
     if digits.startswith("+84"):
         digits = "0" + digits[3:]
@@ -249,7 +250,7 @@ class RowValidator:
 
     @staticmethod
     def _phone(errors: list[str], value: str) -> str:
-        digits = _phone_digits(value)
+        digits = normalize_phone(value)
         if digits is not None:
             return digits
         errors.append(f"phone: {_show(value)} is not a Vietnamese number (0 + 9 digits, or +84 + 9 digits)")
@@ -299,7 +300,7 @@ class RowValidator:
                 or (hh and (len(hh) > HOUSEHOLD_ID_MAX or not hh.isascii() or not hh.replace("-", "").isalnum()))):
             return None
         if phone and (len(phone) != 10 or phone[0] != "0" or not phone.isascii() or not phone.isdigit()):
-            phone = _phone_digits(phone) or ""
+            phone = normalize_phone(phone) or ""
             if not phone:
                 return None
         return (nid, old_id or None, full_name, fold_name(full_name), dob, sex, nid[:3], punit, permanent_address,
