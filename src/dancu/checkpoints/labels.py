@@ -1,4 +1,4 @@
-"""Unit names and provinces for codes, cached per process (the unit tree changes once in years)."""
+"""Unit names and provinces for codes, from the units domain's cached tree (it changes once in years)."""
 
 from __future__ import annotations
 
@@ -6,23 +6,13 @@ from collections.abc import Collection
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from dancu.checkpoints import repository as repo
-
-_MAX = 20_000
-_cache: dict[str, tuple[str, str]] = {}
+from dancu.units.service import unit_tree
 
 
 async def unit_info(session: AsyncSession, codes: Collection[str | None]) -> dict[str, tuple[str, str]]:
-    """code -> (name, materialised path); unknown codes are left out."""
-    wanted = {c for c in codes if c}
-    missing = wanted - _cache.keys()
-    if missing:
-        # The first time, load the whole tree (a few thousand short rows): later batches need no query.
-        found = await repo.unit_labels(session, None if not _cache else missing)
-        if len(_cache) + len(found) > _MAX:
-            _cache.clear()
-        _cache.update(found)
-    return {c: _cache[c] for c in wanted if c in _cache}
+    """code -> (name, materialised path); unknown codes are left out (the units domain's cached tree)."""
+    tree = await unit_tree(session)
+    return {c: (tree[c].name, tree[c].path) for c in codes if c and c in tree}
 
 
 def province_of(path: str | None) -> str:

@@ -56,17 +56,6 @@ async def unit(session: AsyncSession, code: str) -> Unit | None:
     return await session.get(Unit, code)
 
 
-async def unit_labels(session: AsyncSession, codes: set[str] | None) -> dict[str, tuple[str, str]]:
-    """code -> (name, materialised path) for the given unit codes (None: every unit)."""
-    stmt = select(Unit.code, Unit.name, Unit.path)
-    if codes is not None:
-        if not codes:
-            return {}
-        stmt = stmt.where(Unit.code.in_(codes))
-    rows = (await session.execute(stmt)).all()
-    return {r[0]: (r[1], r[2]) for r in rows}
-
-
 async def assignment_of(session: AsyncSession, checkpoint_id: int, account_id: int) -> CheckpointAssignment | None:
     return await session.get(CheckpointAssignment, (checkpoint_id, account_id))
 

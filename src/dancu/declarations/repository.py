@@ -99,12 +99,6 @@ async def readable_household(session: AsyncSession, actor: Actor) -> Sequence[Pe
                                   .limit(50))).all()
 
 
-async def all_units(session: AsyncSession) -> Sequence[tuple[str, str, str, str | None, str]]:
-    """(code, name, level, parent code, path) of every unit (a few thousand rows, cached by the caller)."""
-    rows = await session.execute(select(Unit.code, Unit.name, Unit.level, Unit.parent_code, Unit.path))
-    return [(r[0], r[1], r[2], r[3], r[4]) for r in rows]
-
-
 # --- writing ------------------------------------------------------------------------------------------
 
 async def reserve_ids(session: AsyncSession, n: int) -> list[int]:

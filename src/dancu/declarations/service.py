@@ -32,9 +32,10 @@ from dancu.declarations.schemas import (
     DeclarationSummary,
     HouseholdOption,
 )
-from dancu.declarations.validation import Place, Problems, check_trip, place_label, places
+from dancu.declarations.validation import Problems, check_trip, place_label, places
 from dancu.declarations.writer import DeclarationWriter
 from dancu.registry.models import Person
+from dancu.units.service import Place
 
 __all__ = [
     "as_created", "create_declaration", "create_paper_declaration", "declare", "list_declarations", "my_declarations",

@@ -7,7 +7,6 @@ a per-process cache (`places`), so a declaration costs no unit query.
 
 from __future__ import annotations
 
-import time
 import unicodedata
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -17,37 +16,17 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from dancu.core.errors import ValidationFailed
 from dancu.core.plates import InvalidPlate, normalize_plate
-from dancu.declarations import repository as repo
 from dancu.declarations.schemas import DETAIL_REQUIRED, MAX_DAYS_AHEAD, ROAD_MODES, DeclarationIn
 from dancu.registry.idnumber import InvalidIdNumber, decode_id
 from dancu.registry.validation import normalize_phone
+from dancu.units.service import Place, unit_tree
 
-UNIT_CACHE_SECONDS = 600.0
 MAX_RETURN_DAYS = 366
 
 
-@dataclass(frozen=True, slots=True)
-class Place:
-    code: str
-    name: str
-    level: str
-    parent_code: str | None
-    path: str
-
-
-_places: dict[str, tuple[float, dict[str, Place]]] = {}
-
-
 async def places(session: AsyncSession) -> dict[str, Place]:
-    """Every administrative unit by code, cached per database for ten minutes."""
-    key = str(session.get_bind().engine.url)
-    now = time.monotonic()
-    hit = _places.get(key)
-    if hit is not None and now - hit[0] < UNIT_CACHE_SECONDS and hit[1]:
-        return hit[1]
-    loaded = {r[0]: Place(*r) for r in await repo.all_units(session)}
-    _places[key] = (now, loaded)
-    return loaded
+    """Every administrative unit by code (the units domain's cached tree)."""
+    return await unit_tree(session)
 
 
 def place_label(units: dict[str, Place], code: str) -> str:

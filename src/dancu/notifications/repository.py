@@ -44,17 +44,6 @@ def visible_notices(actor: Actor) -> ColumnElement[bool]:
 
 # --- producing ------------------------------------------------------------------------------------
 
-async def unit_parents_and_paths(
-    session: AsyncSession, codes: set[str] | None
-) -> dict[str, tuple[str | None, str]]:
-    """code -> (parent code, path) of these units (None: of every unit, a few thousand short rows)."""
-    stmt = select(Unit.code, Unit.parent_code, Unit.path)
-    if codes is not None:
-        stmt = stmt.where(Unit.code.in_(codes))
-    rows = (await session.execute(stmt)).all()
-    return {r[0]: (r[1], r[2]) for r in rows}
-
-
 async def active_webhook_paths(session: AsyncSession) -> list[tuple[int, str]]:
     """(webhook id, its unit's path) of every active webhook."""
     rows = await session.execute(

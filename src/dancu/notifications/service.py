@@ -21,14 +21,12 @@ from dancu.core.pagination import Page
 from dancu.notifications import repository as repo
 from dancu.notifications.models import WebhookDelivery
 from dancu.notifications.schemas import HandledOut, NoticeFilter, NoticeOut, NoticeQuery
+from dancu.units.service import unit_tree
 
 WEBHOOK_CACHE_SECONDS = 5.0
-UNIT_CACHE_SECONDS = 600.0
 
-# Per database URL: (loaded at, ((webhook id, unit path), ...)); per (database URL, unit code): (loaded at,
-# parent code, path). Monotonic clock.
+# Per database URL: (loaded at, ((webhook id, unit path), ...)). Monotonic clock.
 _webhooks: dict[str, tuple[float, tuple[tuple[int, str], ...]]] = {}
-_units: dict[tuple[str, str], tuple[float, str | None, str]] = {}
 
 
 def _db_key(session: AsyncSession) -> str:
@@ -52,23 +50,9 @@ async def _active_webhooks(session: AsyncSession) -> tuple[tuple[int, str], ...]
 
 
 async def _unit_info(session: AsyncSession, codes: set[str]) -> dict[str, tuple[str | None, str]]:
-    key = _db_key(session)
-    now = time.monotonic()
-    out: dict[str, tuple[str | None, str]] = {}
-    missing = set()
-    for code in codes:
-        hit = _units.get((key, code))
-        if hit is not None and now - hit[0] < UNIT_CACHE_SECONDS:
-            out[code] = (hit[1], hit[2])
-        else:
-            missing.add(code)
-    if missing:
-        # Expired or never loaded: reload the whole tree (one query), so later batches need none.
-        for code, (parent, path) in (await repo.unit_parents_and_paths(session, None)).items():
-            _units[(key, code)] = (now, parent, path)
-            if code in missing:
-                out[code] = (parent, path)
-    return out
+    """code -> (parent code, path), from the units domain's cached tree."""
+    tree = await unit_tree(session)
+    return {c: (tree[c].parent_code, tree[c].path) for c in codes if c in tree}
 
 
 def _province_of(unit_code: str, units: dict[str, tuple[str | None, str]]) -> str:

@@ -14,6 +14,12 @@ async def get(session: AsyncSession, code: str) -> Unit | None:
     return await session.get(Unit, code)
 
 
+async def all_units(session: AsyncSession) -> list[tuple[str, str, str, str | None, str]]:
+    """(code, name, level, parent code, path) of every unit: a few thousand short rows."""
+    rows = await session.execute(select(Unit.code, Unit.name, Unit.level, Unit.parent_code, Unit.path))
+    return [(r[0], r[1], r[2], r[3], r[4]) for r in rows]
+
+
 async def get_many(session: AsyncSession, codes: set[str]) -> dict[str, Unit]:
     if not codes:
         return {}

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -18,7 +20,36 @@ async def load_official_units(session: AsyncSession) -> int:
     """Insert or refresh the official unit tree and the ID-number province codes. Idempotent."""
     units = read_units()
     await repo.replace_all(session, units, read_id_provinces())
+    _trees.clear()
     return len(units)
+
+
+@dataclass(frozen=True, slots=True)
+class Place:
+    """A unit as the hot paths need it (names for pages and labels, parent and path for scoping)."""
+
+    code: str
+    name: str
+    level: str
+    parent_code: str | None
+    path: str
+
+
+TREE_CACHE_SECONDS = 600.0
+_trees: dict[str, tuple[float, dict[str, Place]]] = {}  # per database URL: (loaded at, code -> Place)
+
+
+async def unit_tree(session: AsyncSession) -> dict[str, Place]:
+    """Every unit by code: reference data, cached per database for ten minutes and loaded in one query.
+    The one in-process copy of the tree (declarations, checkpoint labels and notices use it)."""
+    key = str(session.get_bind().engine.url)
+    now = time.monotonic()
+    hit = _trees.get(key)
+    if hit is not None and now - hit[0] < TREE_CACHE_SECONDS and hit[1]:
+        return hit[1]
+    loaded = {r[0]: Place(*r) for r in await repo.all_units(session)}
+    _trees[key] = (now, loaded)
+    return loaded
 
 
 async def get_unit(session: AsyncSession, code: str) -> Unit:
