@@ -149,11 +149,13 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         own = db is None
-        pool = {} if settings.is_sqlite else {
-            "pool_size": settings.db_pool_size, "max_overflow": settings.db_max_overflow}
-        app.state.db = db or Database(settings.database_url, **pool)
         if own:
+            pool = {} if settings.is_sqlite else {
+                "pool_size": settings.db_pool_size, "max_overflow": settings.db_max_overflow}
+            app.state.db = Database(settings.database_url, **pool)
             tune_gc()
+        else:
+            app.state.db = db
         try:
             if settings.webhook_worker:
                 async with delivery_worker(app.state.db):

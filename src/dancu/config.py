@@ -10,6 +10,8 @@ from typing import Literal
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from dancu.core.db import MAX_OVERFLOW, POOL_SIZE
+
 DEV_SECRET = "dev-only-secret-do-not-use-in-production"  # noqa: S105 - refused in production
 
 
@@ -30,8 +32,8 @@ class Settings(BaseSettings):
     # Travel passes (issue 3/4): how long a pass is valid.
     travel_pass_hours: int = 72
     # Connections per server process (PostgreSQL): kept open, and extra ones for bursts (closed after use).
-    db_pool_size: int = Field(default=25, ge=1, le=200)
-    db_max_overflow: int = Field(default=15, ge=0, le=200)
+    db_pool_size: int = Field(default=POOL_SIZE, ge=1, le=200)
+    db_max_overflow: int = Field(default=MAX_OVERFLOW, ge=0, le=200)
     signing_key_path: Path | None = None
     upload_max_bytes: int = Field(default=1024**3 * 2)
     # Deliver webhook notices from inside the server; turn off to run `dancu notifications deliver --loop`.

@@ -93,17 +93,22 @@ def _sqlite_begin(conn: Any) -> None:
     conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
+# Connections above pool_size are closed when returned and opened again on the next burst (a new backend, an SSL
+# attempt): with 32 concurrent requests per worker and a pool of 10 that churn cost more than the requests.
+# 25 kept plus 15 for bursts per process; two workers stay well under PostgreSQL's default 100 connections.
+# (Server processes take theirs from the settings, DANCU_DB_POOL_SIZE / DANCU_DB_MAX_OVERFLOW.)
+POOL_SIZE = 25
+MAX_OVERFLOW = 15
+
+
 def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
     if url.startswith("sqlite"):
         engine = create_async_engine(url, **kwargs)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         event.listen(engine.sync_engine, "begin", _sqlite_begin)
         return engine
-    # Connections above pool_size are closed when returned and opened again on the next burst (a new backend,
-    # an SSL attempt): with 32 concurrent requests per worker and a pool of 10 that churn cost more than the
-    # requests. 25 kept plus 15 for bursts per process; two workers stay well under PostgreSQL's default 100.
-    kwargs.setdefault("pool_size", 25)
-    kwargs.setdefault("max_overflow", 15)
+    kwargs.setdefault("pool_size", POOL_SIZE)
+    kwargs.setdefault("max_overflow", MAX_OVERFLOW)
     # No pre-ping (a round trip per checkout on the hot path); stale connections are recycled instead.
     kwargs.setdefault("pool_recycle", 1800)
     return create_async_engine(url, **kwargs)
