@@ -8,12 +8,13 @@ import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 import psycopg
-from sqlalchemy import make_url
+from sqlalchemy import event, make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
-from dancu.core.db import Database, transaction
+from dancu.core.db import Database, driver, transaction
 from dancu.db import upgrade
 from dancu.units.service import load_official_units
 
@@ -138,3 +139,28 @@ class TestDatabase(Database):
             return
         async with self.session() as s, transaction(s):
             yield s
+
+
+@asynccontextmanager
+async def statements_sent(database: Database, session: AsyncSession) -> AsyncIterator[list[str]]:
+    """Every statement this session's connection sends meanwhile, lower-cased: through SQLAlchemy, and (on
+    PostgreSQL) straight to asyncpg (`core.db.driver`, the hot paths)."""
+    statements: list[str] = []
+
+    def through_sqlalchemy(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+        statements.append(statement.lower())
+
+    def through_asyncpg(record: Any) -> None:
+        statements.append(record.query.lower())
+
+    event.listen(database.engine.sync_engine, "before_cursor_execute", through_sqlalchemy)
+    pg = await driver(session) if database.engine.dialect.name == "postgresql" else None
+    if pg is not None:
+        pg.add_query_logger(through_asyncpg)
+    try:
+        yield statements
+        await asyncio.sleep(0)  # asyncpg calls its query loggers soon after each statement
+    finally:
+        if pg is not None:
+            pg.remove_query_logger(through_asyncpg)
+        event.remove(database.engine.sync_engine, "before_cursor_execute", through_sqlalchemy)

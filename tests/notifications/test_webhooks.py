@@ -9,7 +9,7 @@ from datetime import date, timedelta
 
 import httpx
 import pytest
-from sqlalchemy import event, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from dancu.accounts.permissions import Actor, Role
@@ -39,7 +39,7 @@ from tests.factories import (
 )
 from tests.notifications.conftest import eventually, move
 from tests.notifications.receiver import Receiver
-from tests.support import TestDatabase
+from tests.support import TestDatabase, statements_sent
 
 
 async def _official(session: AsyncSession, unit: str = HANOI) -> Actor:
@@ -130,18 +130,10 @@ async def test_without_webhooks_a_notice_costs_only_its_insert(
     hcmc = await hcmc_commune(session)
     person = await make_person(session)
     await move(session, person.id, hcmc, HANOI_COMMUNE)  # warms the per-process caches
-    statements: list[str] = []
-
-    def record(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
-        statements.append(statement.lower())
-
-    event.listen(database.engine.sync_engine, "before_cursor_execute", record)
-    try:
+    async with statements_sent(database, session) as statements:
         await move(session, person.id, hcmc, HANOI_COMMUNE)
         batch = await notify_movements(session, [
             Movement("passage", person.id, hcmc, HANOI_COMMUNE, date(2021, 8, 12)) for _ in range(3)])
-    finally:
-        event.remove(database.engine.sync_engine, "before_cursor_execute", record)
     assert statements and all(s.startswith("insert into notices") for s in statements)
     if database.engine.dialect.name == "postgresql":
         assert len(statements) == 2  # one multi-row INSERT … RETURNING per call (SQLite: one per row)

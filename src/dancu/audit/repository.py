@@ -10,6 +10,7 @@ from sqlalchemy import insert as insert_stmt
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from dancu.audit.models import AuditEvent
+from dancu.core.db import PgInsert, driver
 
 GENESIS = "0" * 64
 # An arbitrary constant naming the audit chain's advisory lock on PostgreSQL.
@@ -27,19 +28,20 @@ async def lock_chain_and_reserve(session: AsyncSession, chain: int, n: int = 1) 
     the lock is granted, so it sees the event committed by the previous holder.
     """
     if is_postgresql(session):
-        await session.execute(_LOCK, {"k": _CHAIN_LOCK_KEY + chain})
-        rows = (await session.execute(_HEAD_PG, {"c": chain, "n": n})).all()
+        pg = await driver(session)  # every audited request runs these: straight to asyncpg
+        await pg.execute(_LOCK_PG, _CHAIN_LOCK_KEY + chain)
+        rows = await pg.fetch(_HEAD_PG, chain, n)
         return rows[0][0] or GENESIS, sorted(int(r[1]) for r in rows)
     # SQLite: every write transaction already holds the database's write lock (BEGIN IMMEDIATE).
     head, first = (await session.execute(_HEAD_SQLITE, {"c": chain})).one()
     return head or GENESIS, list(range(int(first), int(first) + n))
 
 
-# Built once (every audited request runs them).
-_LOCK = text("SELECT pg_advisory_xact_lock(:k)")
-_HEAD_PG = text(
-    "SELECT (SELECT hash FROM audit_events WHERE chain = :c ORDER BY id DESC LIMIT 1), "
-    "nextval(pg_get_serial_sequence('audit_events', 'id')) FROM generate_series(1, :n)"
+# Built once (every audited request runs them). PostgreSQL's are sent to asyncpg as they are.
+_LOCK_PG = "SELECT pg_advisory_xact_lock($1::bigint)"
+_HEAD_PG = (
+    "SELECT (SELECT hash FROM audit_events WHERE chain = $1::smallint ORDER BY id DESC LIMIT 1), "
+    "nextval(pg_get_serial_sequence('audit_events', 'id')) FROM generate_series(1, $2::int)"
 )
 _HEAD_SQLITE = text(
     "SELECT (SELECT hash FROM audit_events WHERE chain = :c ORDER BY id DESC LIMIT 1), "
@@ -48,8 +50,14 @@ _HEAD_SQLITE = text(
 _INSERT = insert_stmt(cast(Table, AuditEvent.__table__))
 
 
+_INSERT_PG = PgInsert(cast(Table, AuditEvent.__table__))
+
+
 async def insert(session: AsyncSession, rows: Sequence[Mapping[str, Any]]) -> None:
     """Event rows (Core, not the ORM: no objects to track); one multi-row statement."""
+    if is_postgresql(session):
+        await _INSERT_PG.execute(await driver(session), rows)
+        return
     await session.execute(_INSERT, [dict(r) for r in rows])
 
 

@@ -1,36 +1,30 @@
 """Who may scan where, answered without a database round trip on the hot path.
 
 A scanning device sends thousands of requests with the same bearer token to the same checkpoint, so two
-answers are cached per app for a few seconds: the token's account (re-read after `TTL_SECONDS`, so a revoked
-token or deactivated account stops working within that time) and the officer's assignment to the
-checkpoint (an unassignment or deactivation likewise takes effect within `TTL_SECONDS`).
+answers are cached per app for a few seconds: the token's account (`accounts.bearer`: a revoked token or
+deactivated account stops working within its TTL) and the officer's assignment to the checkpoint (an
+unassignment or deactivation likewise takes effect within `TTL_SECONDS`).
 """
 
 from __future__ import annotations
 
-import asyncio
-import time
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, replace
-from typing import Annotated, Generic, TypeVar
+from dataclasses import dataclass
+from typing import Annotated
 
 from fastapi import Depends, FastAPI, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from dancu.accounts import service as accounts_service
+from dancu.accounts.bearer import bearer_token, cached_actor
 from dancu.accounts.deps import client_ip, optional_actor
 from dancu.accounts.permissions import Actor, Permission
-from dancu.accounts.security import token_hash
 from dancu.audit.service import record_event
 from dancu.checkpoints import repository as repo
 from dancu.checkpoints.models import Checkpoint
+from dancu.core.cache import TtlCache
 from dancu.core.db import Database
 from dancu.core.errors import Forbidden, NotFound, Unauthenticated
 
 TTL_SECONDS = 5.0
-K = TypeVar("K")
-V = TypeVar("V")
-MAX_ENTRIES = 50_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,51 +36,9 @@ class CheckpointRef:
     active: bool
 
 
-class _TtlCache(Generic[K, V]):
-    """Answers kept for `ttl` seconds. A miss is loaded once: concurrent requests for the same key wait for
-    that one load instead of stampeding the database when an entry expires under load."""
-
-    def __init__(self, ttl: float) -> None:
-        self.ttl = ttl
-        self._entries: dict[K, tuple[float, V]] = {}
-        self._loading: dict[K, asyncio.Task[V]] = {}
-
-    async def get_or_load(self, key: K, load: Callable[[], Awaitable[V]]) -> V:
-        hit = self.get(key)
-        if hit is not None:
-            return hit
-        task = self._loading.get(key)
-        if task is None:
-            task = asyncio.ensure_future(load())
-            self._loading[key] = task
-
-            def done(t: asyncio.Task[V]) -> None:
-                self._loading.pop(key, None)
-                if not t.cancelled() and t.exception() is None:
-                    self.put(key, t.result())
-
-            task.add_done_callback(done)
-        return await asyncio.shield(task)
-
-    def get(self, key: K) -> V | None:
-        hit = self._entries.get(key)
-        if hit is None or hit[0] < time.monotonic():
-            return None
-        return hit[1]
-
-    def put(self, key: K, value: V) -> None:
-        if len(self._entries) >= MAX_ENTRIES:
-            self._entries.clear()
-        self._entries[key] = (time.monotonic() + self.ttl, value)
-
-    def clear(self) -> None:
-        self._entries.clear()
-
-
 class AccessCache:
     def __init__(self, ttl: float = TTL_SECONDS) -> None:
-        self.tokens: _TtlCache[str, Actor] = _TtlCache(ttl)
-        self.assignments: _TtlCache[tuple[int, int], tuple[CheckpointRef | None, bool]] = _TtlCache(ttl)
+        self.assignments: TtlCache[tuple[int, int], tuple[CheckpointRef | None, bool]] = TtlCache(ttl)
 
     async def checkpoint_for(
         self, db: Database, actor: Actor, checkpoint_id: int, session: AsyncSession | None = None
@@ -146,27 +98,16 @@ def access_cache(app: FastAPI) -> AccessCache:
 
 
 async def scanner_actor(request: Request) -> Actor:
-    """The current actor for the scanning API: a bearer token (cached) or a web session."""
+    """The current actor for the scanning API: a bearer token (cached, `accounts.bearer`) or a web session."""
     app: FastAPI = request.app
-    auth = request.headers.get("authorization", "")
-    if auth[:7].lower() != "bearer ":
+    token = bearer_token(request.headers.get("authorization", ""))
+    if token is None:
         async with app.state.db.unit_of_work() as session:
             found = await optional_actor(request, session)
         if found is None:
             raise Unauthenticated("Please log in.")
         return found
-    token = auth[7:].strip()
-    rid = getattr(request.state, "request_id", None)
-
-    async def load() -> Actor:
-        async with app.state.db.unit_of_work() as session:
-            found = await accounts_service.actor_for_bearer(session, token, client_ip(request), rid)
-        if found is None:
-            raise Unauthenticated("The bearer token is invalid, expired or revoked.")
-        return found
-
-    actor = await access_cache(app).tokens.get_or_load(token_hash(token), load)
-    actor = replace(actor, ip=client_ip(request), request_id=rid)
+    actor = await cached_actor(app, token, client_ip(request), getattr(request.state, "request_id", None))
     request.state.actor = actor
     return actor
 

@@ -9,23 +9,18 @@ The device contract is stable (other clients and load tests depend on it):
 
 from __future__ import annotations
 
-import asyncio
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, Field
 
 from dancu.accounts.deps import DbSession, require
 from dancu.accounts.permissions import Actor, Permission
-from dancu.checkpoints import green_lane, reports, service
+from dancu.checkpoints import device, green_lane, reports, service
 from dancu.checkpoints.access import ScannerActor, access_cache
-from dancu.checkpoints.passages import Outcome, Pending, prepare
-from dancu.checkpoints.recorder import get_recorder
-from dancu.checkpoints.scan_service import check_code
 from dancu.checkpoints.schemas import (
-    MAX_BATCH,
-    BatchItemOut,
+    BatchIn,
     BatchOut,
     CheckpointCreate,
     CheckpointOut,
@@ -42,10 +37,8 @@ from dancu.checkpoints.schemas import (
     VehicleCreate,
     VehicleOut,
 )
-from dancu.core.db import utcnow
-from dancu.core.errors import Conflict, DomainError
 from dancu.core.pagination import Page
-from dancu.credentials.keys import Keyring, get_keyring
+from dancu.credentials.keys import Keyring
 
 router = APIRouter(prefix="/api/v1", tags=["checkpoints"])
 Manager = Annotated[Actor, Depends(require(Permission.CHECKPOINTS_MANAGE))]
@@ -56,7 +49,7 @@ XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 def keyring_of(request: Request) -> Keyring:
-    return get_keyring(request.app.state.settings)
+    return device.keyring_of(request.app)
 
 
 class AssignIn(BaseModel):
@@ -68,18 +61,13 @@ class ActiveIn(BaseModel):
     active: bool
 
 
-class BatchIn(BaseModel):
-    items: list[Any] = Field(min_length=1, max_length=MAX_BATCH)
-
-
 # --- scanning devices (first, so the hot path is matched early) -----------------------------------------
 
 
 @router.post("/checkpoints/{checkpoint_id}/scan")
-async def scan(checkpoint_id: int, body: ScanIn, request: Request, actor: ScannerActor, session: DbSession) -> ScanOut:
+async def scan(checkpoint_id: int, body: ScanIn, request: Request, actor: ScannerActor) -> ScanOut:
     """Verify a code: verdict, reason and the fields to compare with the ID card. Records no passage."""
-    checkpoint = await access_cache(request.app).checkpoint_for(request.app.state.db, actor, checkpoint_id, session)
-    return await check_code(session, actor, checkpoint, body.code, keyring=keyring_of(request), now=utcnow())
+    return await device.scan_code(request.app, actor, checkpoint_id, body.code)
 
 
 @router.post(
@@ -91,49 +79,8 @@ async def scan(checkpoint_id: int, body: ScanIn, request: Request, actor: Scanne
 async def record_passage(checkpoint_id: int, item: PassageIn, request: Request, actor: ScannerActor) -> Response:
     """Verify again and record one decision. 201 once; 200 with the same passage for a replayed key, or
     for a pass already confirmed here within the last minute."""
-    app = request.app
-    recorder = get_recorder(app)
-    with recorder.arriving():
-        checkpoint = await access_cache(app).checkpoint_for(app.state.db, actor, checkpoint_id)
-        pending = prepare(item, checkpoint_id=checkpoint.id, actor=actor, keyring=keyring_of(request), now=utcnow())
-    [outcome] = await recorder.submit([pending])
-    raise_for(outcome)
-    return JSONResponse(outcome.to_json(), status_code=201 if outcome.status == "created" else 200)
-
-
-class NotRecorded(DomainError):
-    status_code = 503
-    code = "not_recorded"
-
-
-def raise_for(outcome: Outcome) -> None:
-    """The HTTP error for a single passage that was not recorded."""
-    if outcome.detail == "not_recorded":
-        raise NotRecorded(outcome.message or "Not recorded: send it again.")
-    if outcome.status == "error":
-        raise Conflict(outcome.message or "Not recorded.", field="idempotency_key")
-
-
-def _item_error(index: int, key: str | None, exc: DomainError | ValidationError) -> BatchItemOut:
-    if isinstance(exc, DomainError):
-        return BatchItemOut(
-            index=index,
-            idempotency_key=key,
-            status="error",
-            detail=exc.code,
-            message=exc.message,
-            field=exc.field,
-        )
-    err = exc.errors()[0]
-    field = ".".join(str(p) for p in err.get("loc", ())) or None
-    return BatchItemOut(
-        index=index,
-        idempotency_key=key,
-        status="error",
-        detail="validation_failed",
-        message=f"{field}: {err.get('msg')}" if field else str(err.get("msg")),
-        field=field,
-    )
+    status, body = await device.record_one(request.app, actor, checkpoint_id, item)
+    return JSONResponse(body, status_code=status)
 
 
 @router.post("/checkpoints/{checkpoint_id}/passages:batch")
@@ -141,38 +88,7 @@ async def record_batch(checkpoint_id: int, body: BatchIn, request: Request, acto
     """An offline device's queue: up to 1,000 passages, each answered on its own.
 
     One bad item never fails the others: it gets status "error" with a message."""
-    app = request.app
-    checkpoint = await access_cache(app).checkpoint_for(app.state.db, actor, checkpoint_id)
-    keyring, now = keyring_of(request), utcnow()
-    results: list[BatchItemOut | None] = [None] * len(body.items)
-    pending: list[tuple[int, Pending]] = []
-    for index, raw in enumerate(body.items):
-        if index and index % 50 == 0:
-            await asyncio.sleep(0)  # 1,000 signature checks take ~0.2 s: let other requests through meanwhile
-        key = raw.get("idempotency_key") if isinstance(raw, dict) else None
-        key = key if isinstance(key, str) else None
-        try:
-            item = PassageIn.model_validate(raw)
-            pending.append((index, prepare(item, checkpoint_id=checkpoint.id, actor=actor, keyring=keyring, now=now)))
-        except (ValidationError, DomainError) as exc:
-            results[index] = _item_error(index, key, exc)
-    outcomes: list[Outcome] = await get_recorder(app).submit([p for _, p in pending])
-    for (index, p), outcome in zip(pending, outcomes, strict=True):
-        results[index] = BatchItemOut(
-            index=index,
-            idempotency_key=p.item.idempotency_key,
-            status=outcome.status,
-            detail=outcome.detail,
-            message=outcome.message,
-            passage=outcome.passage,
-        )
-    items = [r for r in results if r is not None]
-    return BatchOut(
-        created=sum(r.status == "created" for r in items),
-        duplicate=sum(r.status == "duplicate" for r in items),
-        error=sum(r.status == "error" for r in items),
-        items=items,
-    )
+    return await device.record_many(request.app, actor, checkpoint_id, body.items)
 
 
 # --- management -----------------------------------------------------------------------------------------

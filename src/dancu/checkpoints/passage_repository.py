@@ -10,14 +10,15 @@ import secrets
 from collections.abc import Collection, Sequence
 from datetime import datetime
 from functools import cache
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import ColumnElement, Select, and_, bindparam, or_, select
+from sqlalchemy import ColumnElement, Select, Table, and_, bindparam, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from dancu.checkpoints.models import GreenLanePass, Passage, PassageCount, Vehicle
 from dancu.checkpoints.scanning import GreenLaneRecord, PassRecord, PersonRecord
+from dancu.core.db import PgInsert, driver, is_postgresql
 from dancu.declarations.models import Declaration
 from dancu.declarations.service import pass_statuses
 from dancu.registry.models import Person
@@ -187,8 +188,24 @@ async def recent_confirmed(
         params["pass_ids"] = list(set(pass_ids))
     if person_ids:
         params["person_ids"] = list(set(person_ids))
+    if is_postgresql(session):
+        found = await (await driver(session)).fetch(
+            _RECENT_CONFIRMED_PG, params["checkpoint_ids"], params.get("pass_ids", []), params.get("person_ids", []),
+            since, until)
+        return [dict(r) for r in found]
     rows = await session.execute(_recent_confirmed(bool(pass_ids), bool(person_ids)), params)
     return [dict(r._mapping) for r in rows]
+
+
+# The same query for asyncpg, one shape for every batch (arrays instead of expanding IN lists). Prepared once, it
+# may run with a generic plan made while passages had no statistics yet: so each branch leaves the planner only
+# its (pass_id, scanned_at) or (person_id, scanned_at) index (`+ 0` and `coalesce` keep the others out). With
+# (checkpoint_id, scanned_at) it read every passage of a busy checkpoint in the window: 4.7 ms, not 0.1 ms.
+_RECENT_CONFIRMED_PG = " UNION ALL ".join(
+    f"SELECT {', '.join(c.name for c in Passage.__table__.columns)} FROM passages WHERE {who}"
+    " AND checkpoint_id + 0 = ANY($1::int[]) AND decision = 'confirm' AND scanned_at >= $4 AND scanned_at <= $5"
+    for who in ("pass_id = ANY($2::varchar[])", "person_id = ANY($3::int[]) AND coalesce(pass_id, '') = ''")
+) + " ORDER BY scanned_at"
 
 
 @cache
@@ -243,10 +260,19 @@ def _dialect(session: AsyncSession) -> str:
     return session.get_bind().dialect.name
 
 
+_PASSAGE_COLUMNS = tuple(c.name for c in Passage.__table__.columns if c.name != "id")
+_INSERT_PASSAGES_PG = PgInsert(
+    cast(Table, Passage.__table__), _PASSAGE_COLUMNS,
+    "ON CONFLICT (idempotency_key) DO NOTHING RETURNING idempotency_key, id",
+)
+
+
 async def insert_passages(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> dict[str, int]:
     """Insert passages, skipping idempotency keys that already exist. Returns key -> id of the new rows."""
     if not rows:
         return {}
+    if is_postgresql(session):
+        return {r[0]: r[1] for r in await _INSERT_PASSAGES_PG.fetch(await driver(session), rows)}
     result = await session.execute(_statements(_dialect(session))[0], list(rows))
     return {r[0]: r[1] for r in result.all()}
 
@@ -261,4 +287,13 @@ async def add_counts(session: AsyncSession, counts: dict[tuple[Any, ...], int]) 
     if shard is None:
         shard = session.info["count_shard"] = secrets.randbelow(COUNT_SHARDS) if dialect == "postgresql" else 0
     rows = [{**dict(zip(_COUNT_KEY, (*key, shard), strict=True)), "count": n} for key, n in sorted(counts.items())]
+    if dialect == "postgresql":
+        await _ADD_COUNTS_PG.execute(await driver(session), rows)
+        return
     await session.execute(_statements(dialect)[1], rows)
+
+
+_ADD_COUNTS_PG = PgInsert(
+    cast(Table, PassageCount.__table__), (*_COUNT_KEY, "count"),
+    f"ON CONFLICT ({', '.join(_COUNT_KEY)}) DO UPDATE SET count = passage_counts.count + excluded.count",
+)

@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from dancu.accounts.deps import CurrentActor, DbSession
 from dancu.checkpoints import service
 from dancu.checkpoints.access import CheckpointRef, access_cache
-from dancu.checkpoints.api import raise_for
+from dancu.checkpoints.device import raise_for
 from dancu.checkpoints.models import REFUSAL_REASONS
 from dancu.checkpoints.passages import prepare
 from dancu.checkpoints.recorder import get_recorder

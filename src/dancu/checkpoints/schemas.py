@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Literal, get_args
+from typing import Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
@@ -175,6 +175,12 @@ class PassageResult(BaseModel):
     status: Literal["created", "duplicate"]
     detail: Literal["recorded", "idempotency_key_reused", "already_scanned"]
     passage: PassageOut
+
+
+class BatchIn(BaseModel):
+    """An offline device's queue; each item is checked on its own (one bad item fails alone)."""
+
+    items: list[Any] = Field(min_length=1, max_length=MAX_BATCH)
 
 
 class BatchItemOut(BaseModel):

@@ -21,6 +21,33 @@ _SECURITY_HEADERS = [
 ]
 
 
+def request_id_of(headers: list[tuple[bytes, bytes]]) -> str:
+    """The client's X-Request-ID (at most 64 characters), else a new one."""
+    for name, value in headers:
+        if name == b"x-request-id":
+            rid = value.decode("latin-1")[:64]
+            if rid:
+                return rid
+            break
+    return uuid.uuid4().hex
+
+
+def finish_headers(headers: list[tuple[bytes, bytes]], rid: str, *, static: bool = False) -> list[tuple[bytes, bytes]]:
+    """A response's headers with the request id, the security headers and (not for static files) no-store."""
+    present = {k.lower() for k, _ in headers}
+    headers.append((b"x-request-id", rid.encode("latin-1")))
+    headers.extend(h for h in _SECURITY_HEADERS if h[0] not in present)
+    if not static and b"cache-control" not in present:
+        headers.append((b"cache-control", b"no-store"))
+    return headers
+
+
+def log_request(method: str, path: str, status: int, started: float) -> None:
+    """The one log line per request: no query string, no body, no personal data."""
+    log.info("request", extra={"method": method, "path": path, "status": status,
+                               "ms": round((time.perf_counter() - started) * 1000, 1)})
+
+
 class RequestContextMiddleware:
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -29,12 +56,7 @@ class RequestContextMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        rid = ""
-        for name, value in scope["headers"]:
-            if name == b"x-request-id":
-                rid = value.decode("latin-1")[:64]
-                break
-        rid = rid or uuid.uuid4().hex
+        rid = request_id_of(scope["headers"])
         scope.setdefault("state", {})["request_id"] = rid
         path: str = scope["path"]
         static = path.startswith("/static/")
@@ -44,13 +66,7 @@ class RequestContextMiddleware:
         async def send_wrapper(message: Message) -> None:
             if message["type"] == "http.response.start":
                 status["code"] = message["status"]
-                headers = list(message.get("headers", []))
-                present = {k.lower() for k, _ in headers}
-                headers.append((b"x-request-id", rid.encode("latin-1")))
-                headers.extend(h for h in _SECURITY_HEADERS if h[0] not in present)
-                if not static and b"cache-control" not in present:
-                    headers.append((b"cache-control", b"no-store"))
-                message["headers"] = headers
+                message["headers"] = finish_headers(list(message.get("headers", [])), rid, static=static)
             await send(message)
 
         token = request_id_var.set(rid)
@@ -59,12 +75,4 @@ class RequestContextMiddleware:
         finally:
             request_id_var.reset(token)
             if not static:
-                log.info(
-                    "request",
-                    extra={
-                        "method": scope["method"],
-                        "path": path,
-                        "status": status["code"],
-                        "ms": round((time.perf_counter() - start) * 1000, 1),
-                    },
-                )
+                log_request(scope["method"], path, status["code"], start)

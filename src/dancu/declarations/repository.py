@@ -15,6 +15,7 @@ from sqlalchemy import ColumnElement, Select, Table, and_, bindparam, func, inse
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from dancu.accounts.permissions import Actor
+from dancu.core.db import driver, is_postgresql
 from dancu.declarations.models import Declaration
 from dancu.declarations.schemas import PassStatus, Status
 from dancu.registry.models import Person
@@ -65,7 +66,10 @@ async def pass_statuses(
     if not pass_ids:
         return {}
     at = now or datetime.now(UTC)
-    rows = (await session.execute(_PASS_STATUSES, {"pass_ids": list(set(pass_ids))})).all()
+    if is_postgresql(session):
+        rows: Sequence[Any] = await (await driver(session)).fetch(_TRAVEL_STATUSES_PG, list(set(pass_ids)))
+    else:
+        rows = (await session.execute(_PASS_STATUSES, {"pass_ids": list(set(pass_ids))})).all()
     return {r[2]: _pass_status(r, at) for r in rows}
 
 
@@ -73,6 +77,12 @@ async def pass_statuses(
 _PASS_STATUSES = (
     select(*_PASS_COLUMNS).join(Person, Person.id == Declaration.person_id)
     .where(Declaration.pass_id.in_(bindparam("pass_ids", expanding=True)))
+)
+# The same for asyncpg, one shape for any number of passes.
+_TRAVEL_STATUSES_PG = (
+    "SELECT d.id, d.person_id, d.pass_id, d.status, d.expires_at, d.revoked_at, d.origin_unit_code,"
+    " d.destination_unit_code, d.travel_date, p.full_name, p.dob, p.national_id, d.vehicle_plate"
+    " FROM declarations d JOIN persons p ON p.id = d.person_id WHERE d.pass_id = ANY($1::varchar[])"
 )
 
 

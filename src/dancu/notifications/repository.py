@@ -17,6 +17,7 @@ from sqlalchemy.orm import aliased
 
 from dancu.accounts.permissions import Actor, Permission
 from dancu.checkpoints.models import Checkpoint
+from dancu.core.db import PgInsert, driver, is_postgresql
 from dancu.notifications.models import Notice, Webhook, WebhookDelivery
 from dancu.notifications.schemas import NoticeFilter
 from dancu.registry.models import Person
@@ -67,7 +68,15 @@ async def insert_notices(session: AsyncSession, rows: Sequence[Mapping[str, Any]
     on the checkpoint hot path. Pending ORM changes are flushed first (the declaration or passage the
     notices point at must be written before them)."""
     await session.flush()
+    if is_postgresql(session):
+        return [r[0] for r in await _INSERT_NOTICES_PG.fetch(await driver(session), rows)]
     return list((await session.execute(_INSERT_NOTICES, list(rows))).scalars().all())
+
+
+_NOTICE_COLUMNS = ("unit_code", "kind", "source", "person_id", "declaration_id", "passage_id", "checkpoint_id",
+                   "origin_unit_code", "origin_province", "destination_unit_code", "travel_date", "created_at")
+# unnest keeps the rows' order, and so do the ids RETURNING gives back (one statement, its own sequence calls).
+_INSERT_NOTICES_PG = PgInsert(_NOTICES, _NOTICE_COLUMNS, "RETURNING id")
 
 
 # --- the inbox ------------------------------------------------------------------------------------
