@@ -60,3 +60,33 @@ def test_passage_count_shards_fold_back_on_downgrade(fresh_db: str) -> None:
     assert asyncio.run(sql(["SELECT hour, count FROM passage_counts"])) == [(9, 8)]
     upgrade(fresh_db)
     assert asyncio.run(sql(["SELECT count, shard FROM passage_counts"])) == [(8, 0)]
+
+
+def test_hot_table_foreign_keys_come_back_on_downgrade(fresh_db: str) -> None:
+    """0005 drops the foreign keys to hot parent rows; 0004 has them again; upgrading again matches the models."""
+    import asyncio
+
+    from sqlalchemy import inspect
+
+    from dancu.core.db import Database
+    from dancu.db import downgrade, upgrade
+
+    async def foreign_keys() -> set[str]:
+        db = Database(fresh_db)
+        try:
+            async with db.engine.connect() as conn:
+                return await conn.run_sync(lambda c: {
+                    fk["name"] for table in ("passages", "notices", "passage_counts")
+                    for fk in inspect(c).get_foreign_keys(table)})
+        finally:
+            await db.dispose()
+
+    kept = {"fk_passages_person_id_persons", "fk_passages_declaration_id_declarations",
+            "fk_passages_green_lane_pass_id_green_lane_passes", "fk_notices_handled_by_id_accounts"}
+    assert asyncio.run(foreign_keys()) == kept
+    downgrade(fresh_db, "0004")
+    assert {"fk_passages_checkpoint_id_checkpoints", "fk_notices_passage_id_passages",
+            "fk_passage_counts_checkpoint_id_checkpoints"} < asyncio.run(foreign_keys())
+    upgrade(fresh_db)
+    assert asyncio.run(foreign_keys()) == kept
+    check(fresh_db)

@@ -58,10 +58,9 @@ async def test_a_failing_item_does_not_fail_the_others(app: FastAPI, session: As
         keyring=scene.keyring,
         now=now,
     )
-    # A checkpoint that does not exist violates a foreign key when written (the API checks it earlier).
-    bad = dataclasses.replace(
-        good, item=PassageIn.model_validate(passage("x", decision="refuse", reason="other")), checkpoint_id=987_654
-    )
+    # A direction the database refuses (a check constraint) fails when written; the API's model checks it earlier.
+    refused = PassageIn.model_validate(passage("x", decision="refuse", reason="other"))
+    bad = dataclasses.replace(good, item=PassageIn.model_construct(**{**refused.__dict__, "direction": "up"}))
     outcomes = await get_recorder(app).submit([bad, good])
     assert [o.status for o in outcomes] == ["error", "created"]
     assert outcomes[0].detail == "not_recorded"

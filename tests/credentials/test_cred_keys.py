@@ -127,12 +127,16 @@ def test_import_foreign_dsc(keys_dir: Path, make_signer: MakeSigner, tmp_path: P
         import_dsc(keys_dir, make_signer(eku=[PASS_OID]).dsc.der)
 
 
-def test_get_keyring_caches_and_reloads_on_rotation(keys_dir: Path) -> None:
+def test_get_keyring_caches_and_reloads_on_rotation(keys_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from dancu.credentials import keys
+
     settings = Settings(data_dir=keys_dir.parent)
     clear_keyring_cache()
     first = get_keyring(settings)
     assert get_keyring(settings) is first
-    rotate_keys(keys_dir, now=NOW)
+    rotate_keys(keys_dir, now=NOW)  # as another process would: this one's cache is not cleared
+    assert get_keyring(settings) is first  # the files are looked at again only after RECHECK_SECONDS
+    monkeypatch.setattr(keys, "RECHECK_SECONDS", 0.0)
     second = get_keyring(settings)
     assert second is not first
     assert second.signer_for("v").dsc.kid != first.signer_for("v").dsc.kid

@@ -61,6 +61,53 @@ async def insert(session: AsyncSession, rows: Sequence[Mapping[str, Any]]) -> No
     await session.execute(_INSERT, [dict(r) for r in rows])
 
 
+# Fragments for a statement that appends events as part of a larger write (PostgreSQL, group commit): the
+# transaction's first statement takes the chain's lock and reserves the ids (`pg_lock_from`, `pg_reserve_ids`);
+# a later one carries `pg_append_ctes`, which reads the chain's head in its own snapshot (taken after the lock,
+# so it sees the previous holder's commit) and computes each hash as `chain_hash` does:
+# sha256(prev_hash + "\n" + canonical JSON), hex. `dancu audit verify` checks them in Python.
+def pg_lock_key(chain: int) -> int:
+    return _CHAIN_LOCK_KEY + chain
+
+
+def pg_lock_from(key: str) -> str:
+    """A FROM item that takes the chain's lock (parameter `key`: `pg_lock_key(chain)`) before the target list,
+    so ids reserved in that list come after the lock."""
+    return f"(SELECT pg_advisory_xact_lock({key}::bigint)) AS audit_lock"
+
+
+def pg_reserve_ids(n: str) -> str:
+    """An expression: `n` new event ids, ascending."""
+    return (f"(SELECT array_agg(nextval(pg_get_serial_sequence('audit_events', 'id'))) "
+            f"FROM generate_series(1, {n}::int))")
+
+
+_APPEND_COLUMNS = ", ".join(c.name for c in AuditEvent.__table__.columns if c.name not in ("prev_hash", "hash"))
+
+
+def pg_append_ctes(rows: str, canonical: str, chain: str, when: str) -> str:
+    """CTEs (for a WITH RECURSIVE statement) inserting the events whose rows are the JSON array `rows` and
+    whose canonical bytes are the bytea[] `canonical`, chained after the head of `chain`, if `when` is true."""
+    chained = ", ".join(f"r.{c}" for c in _APPEND_COLUMNS.split(", "))
+    return f"""audit_head AS (
+  SELECT coalesce((SELECT hash FROM audit_events WHERE chain = {chain}::smallint ORDER BY id DESC LIMIT 1),
+                  '{GENESIS}')::varchar AS hash
+), audit_rows AS (
+  SELECT r.*, c.canonical FROM json_populate_recordset(NULL::audit_events, {rows}::json) WITH ORDINALITY AS r
+  JOIN unnest({canonical}::bytea[]) WITH ORDINALITY AS c(canonical, i) ON c.i = r.ordinality
+), audit_chain(i, prev_hash, hash) AS (
+  SELECT 0::bigint, NULL::varchar, hash FROM audit_head
+  UNION ALL
+  SELECT n.ordinality, c.hash,
+         encode(sha256(convert_to(c.hash, 'UTF8') || '\x0a'::bytea || n.canonical), 'hex')::varchar
+  FROM audit_chain c JOIN audit_rows n ON n.ordinality = c.i + 1
+), audit_insert AS (
+  INSERT INTO audit_events ({_APPEND_COLUMNS}, prev_hash, hash)
+  SELECT {chained}, c.prev_hash, c.hash FROM audit_rows r JOIN audit_chain c ON c.i = r.ordinality WHERE {when}
+  RETURNING id
+)"""
+
+
 async def chains(session: AsyncSession) -> list[int]:
     return list((await session.scalars(select(AuditEvent.chain).distinct().order_by(AuditEvent.chain))).all())
 

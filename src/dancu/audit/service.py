@@ -102,6 +102,39 @@ class Event:
     at: datetime | None = None
 
 
+def chain_for(session: AsyncSession) -> int:
+    """The chain this transaction appends to: one per transaction (never two locks, so no deadlock), spread
+    over AUDIT_CHAINS on PostgreSQL."""
+    chain = session.info.get("audit_chain")
+    if chain is None:
+        chain = secrets.randbelow(AUDIT_CHAINS) if repository.is_postgresql(session) else 0
+        session.info["audit_chain"] = chain
+    return int(chain)
+
+
+def _row(e: Event, chain: int, event_id: int, now: datetime) -> dict[str, Any]:
+    """An event's column values, hashes aside. (Column values, not ORM objects: this runs in every audited
+    request and every batch of writes.)"""
+    actor = e.actor
+    return {
+        "id": event_id,
+        "chain": chain,
+        "at": e.at or now,
+        "actor_id": actor.account_id if actor else None,
+        "actor_role": str(actor.role) if actor else None,
+        "actor_unit": actor.unit_code if actor else None,
+        "action": e.action,
+        "outcome": e.outcome,
+        "person_id": e.person_id,
+        "subject_type": e.subject_type,
+        "subject_id": str(e.subject_id) if e.subject_id is not None else None,
+        "purpose": e.purpose,
+        "ip": e.ip or (actor.ip if actor else None),
+        "request_id": actor.request_id if actor else None,
+        "details": e.details,
+    }
+
+
 async def record_events(session: AsyncSession, events: Sequence[Event]) -> list[int]:
     """Append events to one hash chain in the caller's transaction (one lock, one INSERT); their ids.
 
@@ -109,39 +142,35 @@ async def record_events(session: AsyncSession, events: Sequence[Event]) -> list[
     re-records it after a rollback."""
     if not events:
         return []
-    chain = session.info.get("audit_chain")
-    if chain is None:
-        # One chain per transaction (never two locks, so no deadlock); spread transactions over chains.
-        chain = secrets.randbelow(AUDIT_CHAINS) if repository.is_postgresql(session) else 0
-        session.info["audit_chain"] = chain
+    chain = chain_for(session)
     prev_hash, ids = await repository.lock_chain_and_reserve(session, chain, len(events))
     now = utcnow()
     rows: list[dict[str, Any]] = []
     for e, event_id in zip(events, ids, strict=True):
-        actor = e.actor
-        # Column values, not ORM objects: this runs in every audited request and every batch of writes.
-        row: dict[str, Any] = {
-            "id": event_id,
-            "chain": chain,
-            "at": e.at or now,
-            "actor_id": actor.account_id if actor else None,
-            "actor_role": str(actor.role) if actor else None,
-            "actor_unit": actor.unit_code if actor else None,
-            "action": e.action,
-            "outcome": e.outcome,
-            "person_id": e.person_id,
-            "subject_type": e.subject_type,
-            "subject_id": str(e.subject_id) if e.subject_id is not None else None,
-            "purpose": e.purpose,
-            "ip": e.ip or (actor.ip if actor else None),
-            "request_id": actor.request_id if actor else None,
-            "details": e.details,
-            "prev_hash": prev_hash,
-        }
+        row = _row(e, chain, event_id, now)
+        row["prev_hash"] = prev_hash
         row["hash"] = prev_hash = chain_hash(prev_hash, row)
         rows.append(row)
     await repository.insert(session, rows)
     return ids
+
+
+@dataclass(frozen=True, slots=True)
+class Appending:
+    """Events to append inside another statement on PostgreSQL (`repository.pg_append_ctes`): their rows
+    without the hashes, and the canonical bytes each hash covers after its predecessor's. The chain's lock
+    was taken and the ids reserved by an earlier statement of the transaction (`repository.pg_lock_from`,
+    `pg_reserve_ids`), so the appending statement's snapshot sees the chain's head."""
+
+    chain: int
+    rows: list[dict[str, Any]]
+    canonical: list[bytes]
+
+
+def appending(events: Sequence[Event], chain: int, ids: Sequence[int], now: datetime | None = None) -> Appending:
+    at = now or utcnow()
+    rows = [_row(e, chain, event_id, at) for e, event_id in zip(events, ids, strict=True)]
+    return Appending(chain, rows, [_canonical(r) for r in rows])
 
 
 @dataclass(frozen=True, slots=True)

@@ -236,7 +236,7 @@ async def by_keys(session: AsyncSession, keys: Collection[str]) -> dict[str, Pas
     return {p.idempotency_key: p for p in rows}
 
 
-_COUNT_KEY = ("day", "checkpoint_id", "hour", "origin_province", "decision", "reason", "green_lane", "shard")
+COUNT_KEY = ("day", "checkpoint_id", "hour", "origin_province", "decision", "reason", "green_lane", "shard")
 COUNT_SHARDS = 8  # on PostgreSQL; SQLite has one writer at a time and uses shard 0
 
 
@@ -251,7 +251,7 @@ def _statements(dialect: str) -> tuple[Any, Any]:
     )
     counts = insert(PassageCount)
     counts = counts.on_conflict_do_update(
-        index_elements=list(_COUNT_KEY), set_={"count": PassageCount.count + counts.excluded["count"]}
+        index_elements=list(COUNT_KEY), set_={"count": PassageCount.count + counts.excluded["count"]}
     )
     return passages, counts
 
@@ -277,16 +277,22 @@ async def insert_passages(session: AsyncSession, rows: Sequence[dict[str, Any]])
     return {r[0]: r[1] for r in result.all()}
 
 
+def count_rows(session: AsyncSession, counts: dict[tuple[Any, ...], int]) -> list[dict[str, Any]]:
+    """The count increments as rows of this transaction's shard, sorted by key."""
+    shard = session.info.get("count_shard")
+    if shard is None:
+        shard = secrets.randbelow(COUNT_SHARDS) if is_postgresql(session) else 0
+        session.info["count_shard"] = shard
+    return [{**dict(zip(COUNT_KEY, (*key, shard), strict=True)), "count": n} for key, n in sorted(counts.items())]
+
+
 async def add_counts(session: AsyncSession, counts: dict[tuple[Any, ...], int]) -> None:
     """Upsert-increment the pre-aggregated counts (keys without the shard), in one shard per transaction;
     keys are sorted so concurrent writers of one shard lock in one order."""
     if not counts:
         return
     dialect = _dialect(session)
-    shard = session.info.get("count_shard")
-    if shard is None:
-        shard = session.info["count_shard"] = secrets.randbelow(COUNT_SHARDS) if dialect == "postgresql" else 0
-    rows = [{**dict(zip(_COUNT_KEY, (*key, shard), strict=True)), "count": n} for key, n in sorted(counts.items())]
+    rows = count_rows(session, counts)
     if dialect == "postgresql":
         await _ADD_COUNTS_PG.execute(await driver(session), rows)
         return
@@ -294,6 +300,6 @@ async def add_counts(session: AsyncSession, counts: dict[tuple[Any, ...], int]) 
 
 
 _ADD_COUNTS_PG = PgInsert(
-    cast(Table, PassageCount.__table__), (*_COUNT_KEY, "count"),
-    f"ON CONFLICT ({', '.join(_COUNT_KEY)}) DO UPDATE SET count = passage_counts.count + excluded.count",
+    cast(Table, PassageCount.__table__), (*COUNT_KEY, "count"),
+    f"ON CONFLICT ({', '.join(COUNT_KEY)}) DO UPDATE SET count = passage_counts.count + excluded.count",
 )

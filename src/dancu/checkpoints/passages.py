@@ -17,7 +17,7 @@ from typing import Any, Literal
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from dancu.accounts.permissions import Actor
-from dancu.audit.service import record_event
+from dancu.audit.service import Event, record_events
 from dancu.checkpoints import labels
 from dancu.checkpoints import passage_repository as repo
 from dancu.checkpoints.models import Passage
@@ -31,14 +31,18 @@ from dancu.checkpoints.scanning import (
     read_code,
 )
 from dancu.checkpoints.schemas import PassageIn
+from dancu.core.db import is_postgresql
 from dancu.core.errors import ValidationFailed
 from dancu.core.web import LOCAL_TZ
 from dancu.credentials.cwt import TrustLookup
 from dancu.notifications.service import Movement, notify_movements
 
 CLOCK_SKEW = timedelta(minutes=2)
+# Readings whose verdict needs more than the pass lookup: the general batch path looks them up.
+PERSON_LOOKUPS = frozenset({"cccd", "manual", "green_lane"})
 MAX_AGE = timedelta(days=7)
 Status = Literal["created", "duplicate", "error"]
+Created = tuple[dict[str, Any], Assessment, Actor]  # a passage row just inserted, its verdict, its officer
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,80 +160,122 @@ def _as_dict(p: Passage) -> dict[str, Any]:
     return {c: getattr(p, c) for c in Passage.__table__.columns.keys()}  # noqa: SIM118
 
 
+@dataclass(slots=True)
+class Batch:
+    """A batch of pendings on its way to the database: rows, verdicts and the outcomes decided so far."""
+
+    pendings: Sequence[Pending]
+    assessed: list[Assessment]
+    rows: list[dict[str, Any]]
+    outcomes: list[Outcome | None]
+    todo: list[int]  # the first item of each idempotency key
+    replay_of: dict[int, int]  # a later item with the same key -> its first item
+
+    @classmethod
+    def of(cls, pendings: Sequence[Pending], lookups: Lookups, now: datetime) -> Batch:
+        assessed = [assess(p.reading, lookups, p.item.scanned_at) for p in pendings]
+        rows = [_row(p, a, now) for p, a in zip(pendings, assessed, strict=True)]
+        # A key repeated inside this batch answers like its first occurrence.
+        first_of: dict[str, int] = {}
+        replay_of: dict[int, int] = {}
+        for i, row in enumerate(rows):
+            key = row["idempotency_key"]
+            if key in first_of:
+                replay_of[i] = first_of[key]
+            else:
+                first_of[key] = i
+        return cls(pendings, assessed, rows, [None] * len(rows), list(first_of.values()), replay_of)
+
+    def keyed(self) -> list[tuple[int, tuple[str, str | int]]]:
+        """Undecided confirmations and what identifies "the same pass" for each (the already-scanned rule)."""
+        return [(i, k) for i in self.todo if self.outcomes[i] is None and self.rows[i]["decision"] == "confirm"
+                and (k := dedupe_key(self.assessed[i]))]
+
+    def replays(self, existing: dict[str, dict[str, Any]]) -> None:
+        """Keys recorded earlier answer with the passage recorded then."""
+        for i in self.todo:
+            found = existing.get(self.rows[i]["idempotency_key"])
+            if found is not None and self.outcomes[i] is None:
+                self.outcomes[i] = _replayed(self.rows[i], found)
+
+    def already_scanned(self, recent: Sequence[dict[str, Any]]) -> None:
+        """The same pass (or person) confirmed at the same checkpoint within a minute — recorded earlier
+        (`recent`, which includes the passage a replayed key recorded the first time) or earlier in this batch."""
+        earlier: list[dict[str, Any]] = list(recent)
+        for i, key in self.keyed():
+            row = self.rows[i]
+            match = _already_scanned(row, key, earlier)
+            if match is not None and match["idempotency_key"] == row["idempotency_key"]:
+                self.outcomes[i] = _replayed(row, match)
+            elif match is not None:
+                shown = passage_json(match) if "id" in match else None  # (None: a row of this batch, below)
+                self.outcomes[i] = Outcome("duplicate", "already_scanned", shown)
+            else:
+                earlier.append(row)
+
+    def new(self) -> list[dict[str, Any]]:
+        return [self.rows[i] for i in self.todo if self.outcomes[i] is None]
+
+    def settle(self, ids: dict[str, int], raced: dict[str, dict[str, Any]]) -> list[Created]:
+        """Outcomes once the new rows were inserted (`ids`: key -> id of each row inserted; `raced`: rows of keys
+        another process inserted meanwhile); returns the created passages, for their side effects."""
+        created: list[Created] = []
+        rows, outcomes = self.rows, self.outcomes
+        for i in self.todo:
+            row = rows[i]
+            key = row["idempotency_key"]
+            if outcomes[i] is not None:
+                continue
+            if key in ids:
+                row["id"] = ids[key]
+                created.append((row, self.assessed[i], self.pendings[i].actor))
+                outcomes[i] = Outcome("created", "recorded", passage_json(row))
+            elif key in raced:
+                outcomes[i] = _replayed(row, raced[key])
+        # An item already scanned earlier in this same batch points at the row inserted just now.
+        for i in self.todo:
+            o = outcomes[i]
+            if o is not None and o.detail == "already_scanned" and o.passage is None:
+                match = _already_scanned(rows[i], dedupe_key(self.assessed[i]) or ("", ""), [r for r, _, _ in created])
+                outcomes[i] = Outcome("duplicate", "already_scanned", passage_json(match) if match else None)
+        for i, first in self.replay_of.items():
+            o = outcomes[first]
+            outcomes[i] = o if o is None or o.status == "error" else Outcome("duplicate", "idempotency_key_reused",
+                                                                            o.passage)
+        return created
+
+    def results(self) -> list[Outcome]:
+        return [o if o is not None else Outcome("error", "not_recorded", None, "Not recorded.") for o in self.outcomes]
+
+
 async def write_batch(session: AsyncSession, pendings: Sequence[Pending], now: datetime) -> list[Outcome]:
-    """Record many passages in the caller's transaction; one outcome per pending, in order."""
-    lookups = await lookups_for(session, [p.reading for p in pendings], now)
-    assessed = [assess(p.reading, lookups, p.item.scanned_at) for p in pendings]
-    rows = [_row(p, a, now) for p, a in zip(pendings, assessed, strict=True)]
-    outcomes: list[Outcome | None] = [None] * len(rows)
+    """Record many passages in the caller's transaction; one outcome per pending, in order. On PostgreSQL a
+    batch of travel passes takes two statements (passage_batch.py); anything else, this general way."""
+    if is_postgresql(session) and all(p.reading.kind not in PERSON_LOOKUPS for p in pendings):
+        from dancu.checkpoints.passage_batch import write_batch_pg
 
-    # 1. A key repeated inside this batch answers like its first occurrence. (A key recorded earlier is
-    #    found by the already-scanned query below or by the insert's ON CONFLICT: no query for it here.)
-    first_of: dict[str, int] = {}
-    replay_of: dict[int, int] = {}
-    for i, row in enumerate(rows):
-        key = row["idempotency_key"]
-        if key in first_of:
-            replay_of[i] = first_of[key]
-        else:
-            first_of[key] = i
-    todo = list(first_of.values())
-
-    # 2. Already scanned: the same pass (or person) confirmed at the same checkpoint within a minute —
-    #    which includes the passage a replayed key recorded the first time.
-    keyed = [(i, k) for i in todo if rows[i]["decision"] == "confirm" and (k := dedupe_key(assessed[i]))]
+        return await write_batch_pg(session, pendings, now)
+    batch = Batch.of(pendings, await lookups_for(session, [p.reading for p in pendings], now), now)
+    keyed = batch.keyed()
     if keyed:
+        rows = batch.rows
         times = [rows[i]["scanned_at"] for i, _ in keyed]
-        recent = await repo.recent_confirmed(
+        batch.already_scanned(await repo.recent_confirmed(
             session,
             {rows[i]["checkpoint_id"] for i, _ in keyed},
             {str(k[1]) for _, k in keyed if k[0] == "pass"},
             {int(k[1]) for _, k in keyed if k[0] == "person"},
             min(times) - ALREADY_SCANNED_WINDOW,
             max(times) + ALREADY_SCANNED_WINDOW,
-        )
-        earlier: list[dict[str, Any]] = list(recent)
-        for i, key in keyed:
-            match = _already_scanned(rows[i], key, earlier)
-            if match is not None and match["idempotency_key"] == rows[i]["idempotency_key"]:
-                outcomes[i] = _replayed(rows[i], match)
-            elif match is not None:
-                outcomes[i] = Outcome("duplicate", "already_scanned", passage_json(match) if "id" in match else None)
-            else:
-                earlier.append(rows[i])
-
-    # 3. Insert the rest; a key inserted meanwhile by another process is not inserted twice.
-    new = [rows[i] for i in todo if outcomes[i] is None]
+        ))
+    # Insert the rest; a key inserted meanwhile (or earlier, outside the window) is not inserted twice.
+    new = batch.new()
     ids = await repo.insert_passages(session, new)
     lost = [r["idempotency_key"] for r in new if r["idempotency_key"] not in ids]
-    raced = await repo.by_keys(session, lost) if lost else {}
-    created: list[tuple[dict[str, Any], Assessment, Actor]] = []
-    for i in todo:
-        row = rows[i]
-        key = row["idempotency_key"]
-        if outcomes[i] is not None:
-            continue
-        if key in ids:
-            row["id"] = ids[key]
-            created.append((row, assessed[i], pendings[i].actor))
-            outcomes[i] = Outcome("created", "recorded", passage_json(row))
-        elif key in raced:
-            outcomes[i] = _replayed(row, _as_dict(raced[key]))
-    # An item already scanned earlier in this same batch points at the row inserted just now.
-    for i in todo:
-        o = outcomes[i]
-        if o is not None and o.detail == "already_scanned" and o.passage is None:
-            match = _already_scanned(rows[i], dedupe_key(assessed[i]) or ("", ""), [r for r, _, _ in created])
-            outcomes[i] = Outcome("duplicate", "already_scanned", passage_json(match) if match else None)
-    for i, first in replay_of.items():
-        o = outcomes[first]
-        if o is None or o.status == "error":
-            outcomes[i] = o
-        else:
-            outcomes[i] = Outcome("duplicate", "idempotency_key_reused", o.passage)
-
+    raced = {k: _as_dict(p) for k, p in (await repo.by_keys(session, lost)).items()} if lost else {}
+    created = batch.settle(ids, raced)
     await _side_effects(session, created)
-    return [o if o is not None else Outcome("error", "not_recorded", None, "Not recorded.") for o in outcomes]
+    return batch.results()
 
 
 def _replayed(row: dict[str, Any], found: dict[str, Any]) -> Outcome:
@@ -238,10 +284,16 @@ def _replayed(row: dict[str, Any], found: dict[str, Any]) -> Outcome:
     return Outcome("duplicate", "idempotency_key_reused", passage_json(found))
 
 
-async def _side_effects(session: AsyncSession, created: Sequence[tuple[dict[str, Any], Assessment, Actor]]) -> None:
-    """Notices, pre-aggregated counts and one audit event for the passages just inserted."""
-    if not created:
-        return
+@dataclass(frozen=True, slots=True)
+class Effects:
+    """What recording passages entails besides their rows: notices, count increments, one audit event."""
+
+    movements: list[Movement]
+    counts: Counter[tuple[Any, ...]]
+    event: Event
+
+
+async def effects_of(session: AsyncSession, created: Sequence[Created]) -> Effects:
     info = await labels.unit_info(session, {row["origin_unit_code"] for row, _, _ in created})
     counts: Counter[tuple[Any, ...]] = Counter()
     movements: list[Movement] = []
@@ -272,21 +324,24 @@ async def _side_effects(session: AsyncSession, created: Sequence[tuple[dict[str,
                     checkpoint_id=row["checkpoint_id"],
                 )
             )
-    await notify_movements(session, movements)
-    await repo.add_counts(session, counts)
     officers = sorted({row["officer_id"] for row, _, _ in created})
     checkpoints = sorted({row["checkpoint_id"] for row, _, _ in created})
     # One event per batch; its actor is the officer when the batch is one officer's (a device's queue).
-    actor = created[0][2] if len(officers) == 1 else None
-    await record_event(
-        session,
-        actor,
+    event = Event(
+        created[0][2] if len(officers) == 1 else None,
         "passage:record",
         subject_type="checkpoint" if len(checkpoints) == 1 else None,
         subject_id=checkpoints[0] if len(checkpoints) == 1 else None,
-        details={
-            "passages": [row["id"] for row, _, _ in created],
-            "officers": officers,
-            "checkpoints": checkpoints,
-        },
+        details={"passages": [row["id"] for row, _, _ in created], "officers": officers, "checkpoints": checkpoints},
     )
+    return Effects(movements, counts, event)
+
+
+async def _side_effects(session: AsyncSession, created: Sequence[Created]) -> None:
+    """Notices, pre-aggregated counts and one audit event for the passages just inserted."""
+    if not created:
+        return
+    effects = await effects_of(session, created)
+    await notify_movements(session, effects.movements)
+    await repo.add_counts(session, effects.counts)
+    await record_events(session, [effects.event])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
@@ -119,6 +120,19 @@ def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
 def sync_sqlite_pragmas(engine: Engine) -> None:
     event.listen(engine, "connect", _sqlite_pragmas)
     event.listen(engine, "begin", _sqlite_begin)
+
+
+_URLS: weakref.WeakKeyDictionary[Engine, str] = weakref.WeakKeyDictionary()
+
+
+def database_key(session: AsyncSession) -> str:
+    """The session's database URL as text: the key of per-database caches (rendered once per engine; rendering
+    a URL costs more than the cache lookups it keys)."""
+    engine = session.get_bind().engine
+    key = _URLS.get(engine)
+    if key is None:
+        key = _URLS[engine] = str(engine.url)
+    return key
 
 
 def is_postgresql(session: AsyncSession) -> bool:

@@ -18,6 +18,7 @@ import json
 import logging
 import stat
 import threading
+import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -188,6 +189,11 @@ def load_keyring(keys_dir: Path, *, signing_key_path: Path | None = None) -> Key
 
 _cache: dict[tuple[Path, Path | None], tuple[tuple[int, ...] | None, Keyring]] = {}
 _cache_lock = threading.Lock()
+# The scan API asks for the keyring on every request: the key files are looked at (one stat()) at most this
+# often per process. A key change made by another process (`dancu keys rotate`) applies within this time;
+# this process's own changes clear the cache at once (`clear_keyring_cache`).
+RECHECK_SECONDS = 1.0
+_checked: dict[tuple[Path, Path | None], float] = {}
 
 
 def _stamp(keys_dir: Path) -> tuple[int, ...] | None:
@@ -202,13 +208,18 @@ def _stamp(keys_dir: Path) -> tuple[int, ...] | None:
 def get_keyring(settings: Settings | None = None) -> Keyring:
     """The process-wide keyring for `settings` (default: get_settings()), reloaded after key changes."""
     settings = settings or get_settings()
-    key = (settings.keys_dir, settings.signing_key_path)
-    stamp = _stamp(settings.keys_dir)
+    keys_dir = settings.keys_dir
+    key = (keys_dir, settings.signing_key_path)
     cached = _cache.get(key)
+    now = time.monotonic()
+    if cached is not None and now - _checked.get(key, 0.0) < RECHECK_SECONDS:
+        return cached[1]
+    stamp = _stamp(keys_dir)
+    _checked[key] = now
     if cached is not None and cached[0] == stamp:
         return cached[1]
     with _cache_lock:
-        keyring = load_keyring(settings.keys_dir, signing_key_path=settings.signing_key_path)
+        keyring = load_keyring(keys_dir, signing_key_path=settings.signing_key_path)
         _cache[key] = (stamp, keyring)
     return keyring
 
@@ -216,3 +227,4 @@ def get_keyring(settings: Settings | None = None) -> Keyring:
 def clear_keyring_cache() -> None:
     with _cache_lock:
         _cache.clear()
+        _checked.clear()

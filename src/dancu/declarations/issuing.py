@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from dancu.accounts.permissions import Actor
 from dancu.audit.service import Event, record_events
 from dancu.config import get_settings
+from dancu.core.db import database_key, is_postgresql
 from dancu.core.errors import Unavailable
 from dancu.credentials.keys import Keyring
 from dancu.credentials.travel_pass import TravelPassClaims, issue_travel_pass
@@ -90,10 +91,9 @@ _reserved: dict[str, list[int]] = {}
 
 
 async def _next_id(session: AsyncSession) -> int | None:
-    bind = session.get_bind()
-    if bind.dialect.name != "postgresql":
+    if not is_postgresql(session):
         return None
-    free = _reserved.setdefault(str(bind.engine.url), [])
+    free = _reserved.setdefault(database_key(session), [])
     if not free:
         free.extend(reversed(await repo.reserve_ids(session, ID_BLOCK)))
     return free.pop()

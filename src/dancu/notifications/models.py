@@ -16,17 +16,17 @@ BigIntId = BigInteger().with_variant(Integer(), "sqlite")
 class Notice(Base):
     __tablename__ = "notices"
 
+    # An outbox row: every reference is a copy of its source row's (the declaration or the passage, written in
+    # the same statement), which carries the foreign keys. Its own would cost five row-lock checks per notice,
+    # two notices per passage, on the checkpoint hot path (docs/architecture.md, "Foreign keys").
     id: Mapped[int] = mapped_column(BigIntId, primary_key=True, autoincrement=True)
-    unit_code: Mapped[str] = mapped_column(ForeignKey("units.code", ondelete="RESTRICT"))  # the commune told
+    unit_code: Mapped[str] = mapped_column(String(10))  # the commune told
     kind: Mapped[str] = mapped_column(String(10))  # arrival | departure
     source: Mapped[str] = mapped_column(String(12))  # declaration | passage
-    person_id: Mapped[int] = mapped_column(ForeignKey("persons.id", ondelete="RESTRICT"))
-    declaration_id: Mapped[int | None] = mapped_column(ForeignKey("declarations.id", ondelete="RESTRICT"),
-                                                       default=None)
-    passage_id: Mapped[int | None] = mapped_column(BigIntId, ForeignKey("passages.id", ondelete="RESTRICT"),
-                                                   default=None)
-    checkpoint_id: Mapped[int | None] = mapped_column(ForeignKey("checkpoints.id", ondelete="RESTRICT"),
-                                                      default=None)
+    person_id: Mapped[int] = mapped_column(Integer)
+    declaration_id: Mapped[int | None] = mapped_column(Integer, default=None)
+    passage_id: Mapped[int | None] = mapped_column(BigIntId, default=None)
+    checkpoint_id: Mapped[int | None] = mapped_column(Integer, default=None)
     origin_unit_code: Mapped[str] = mapped_column(String(10))
     origin_province: Mapped[str] = mapped_column(String(10))
     destination_unit_code: Mapped[str] = mapped_column(String(10))

@@ -73,10 +73,10 @@ async def insert_notices(session: AsyncSession, rows: Sequence[Mapping[str, Any]
     return list((await session.execute(_INSERT_NOTICES, list(rows))).scalars().all())
 
 
-_NOTICE_COLUMNS = ("unit_code", "kind", "source", "person_id", "declaration_id", "passage_id", "checkpoint_id",
+NOTICE_COLUMNS = ("unit_code", "kind", "source", "person_id", "declaration_id", "passage_id", "checkpoint_id",
                    "origin_unit_code", "origin_province", "destination_unit_code", "travel_date", "created_at")
 # unnest keeps the rows' order, and so do the ids RETURNING gives back (one statement, its own sequence calls).
-_INSERT_NOTICES_PG = PgInsert(_NOTICES, _NOTICE_COLUMNS, "RETURNING id")
+_INSERT_NOTICES_PG = PgInsert(_NOTICES, NOTICE_COLUMNS, "RETURNING id")
 
 
 # --- the inbox ------------------------------------------------------------------------------------

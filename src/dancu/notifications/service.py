@@ -9,13 +9,14 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from dancu.accounts.permissions import Actor, Permission
 from dancu.audit.service import record_event
-from dancu.core.db import utcnow
+from dancu.core.db import database_key, utcnow
 from dancu.core.errors import Forbidden
 from dancu.core.pagination import Page
 from dancu.notifications import repository as repo
@@ -29,17 +30,13 @@ WEBHOOK_CACHE_SECONDS = 5.0
 _webhooks: dict[str, tuple[float, tuple[tuple[int, str], ...]]] = {}
 
 
-def _db_key(session: AsyncSession) -> str:
-    return str(session.get_bind().engine.url)
-
-
 def invalidate_webhook_cache() -> None:
     """Forget the cached active webhooks (after a webhook is created or deactivated in this process)."""
     _webhooks.clear()
 
 
 async def _active_webhooks(session: AsyncSession) -> tuple[tuple[int, str], ...]:
-    key = _db_key(session)
+    key = database_key(session)
     now = time.monotonic()
     cached = _webhooks.get(key)
     if cached is not None and now - cached[0] < WEBHOOK_CACHE_SECONDS:
@@ -92,14 +89,24 @@ class NewNotice:
     checkpoint_id: int | None
 
 
-async def notify_movements(session: AsyncSession, movements: Sequence[Movement]) -> list[NewNotice]:
-    """Notices for many movements in one insert (a checkpoint device's queued batch); see notify_movement."""
-    if not movements:
-        return []
+@dataclass(frozen=True, slots=True)
+class PreparedNotices:
+    """The notice rows for some movements, ready to insert (`rows`, column dicts), with what `finish_notices`
+    needs once they have ids."""
+
+    sent: list[tuple[Movement, str, str, str]]  # movement, unit notified, kind, origin province
+    rows: list[dict[str, Any]]
+    units: dict[str, tuple[str | None, str]]
+    now: datetime
+
+
+async def prepare_notices(session: AsyncSession, movements: Sequence[Movement]) -> PreparedNotices:
+    """A departure notice for the commune of origin and an arrival notice for the commune of destination of
+    each movement (no database round trip when the unit tree is cached)."""
     units = await _unit_info(session, {m.origin_unit_code for m in movements}
                              | {m.destination_unit_code for m in movements})
     now = utcnow()
-    sent: list[tuple[Movement, str, str, str]] = []  # movement, unit notified, kind, origin province
+    sent: list[tuple[Movement, str, str, str]] = []
     for m in movements:
         province = _province_of(m.origin_unit_code, units)
         sent.append((m, m.origin_unit_code, "departure", province))
@@ -111,17 +118,22 @@ async def notify_movements(session: AsyncSession, movements: Sequence[Movement])
          "destination_unit_code": m.destination_unit_code, "travel_date": m.travel_date, "created_at": now}
         for m, unit, kind, province in sent
     ]
-    ids = await repo.insert_notices(session, rows)
+    return PreparedNotices(sent, rows, units, now)
+
+
+async def finish_notices(session: AsyncSession, prepared: PreparedNotices, ids: Sequence[int]) -> list[NewNotice]:
+    """The notices just inserted with these ids (in row order), and their webhook deliveries."""
     notices = [
         NewNotice(notice_id, unit, kind, m.source, m.person_id, m.origin_unit_code, province,
                   m.destination_unit_code, m.travel_date, m.declaration_id, m.passage_id, m.checkpoint_id)
-        for notice_id, (m, unit, kind, province) in zip(ids, sent, strict=True)
+        for notice_id, (m, unit, kind, province) in zip(ids, prepared.sent, strict=True)
     ]
     hooks = await _active_webhooks(session)
     if hooks:
+        units = prepared.units
         deliveries = [
             WebhookDelivery(webhook_id=hook_id, notice_id=n.id, status="pending", attempts=0,
-                            next_attempt_at=now)
+                            next_attempt_at=prepared.now)
             for n in notices
             for hook_id, hook_path in hooks
             if n.unit_code in units and units[n.unit_code][1].startswith(hook_path)
@@ -129,6 +141,14 @@ async def notify_movements(session: AsyncSession, movements: Sequence[Movement])
         if deliveries:
             await repo.add_all(session, deliveries)
     return notices
+
+
+async def notify_movements(session: AsyncSession, movements: Sequence[Movement]) -> list[NewNotice]:
+    """Notices for many movements in one insert (a checkpoint device's queued batch); see notify_movement."""
+    if not movements:
+        return []
+    prepared = await prepare_notices(session, movements)
+    return await finish_notices(session, prepared, await repo.insert_notices(session, prepared.rows))
 
 
 async def notify_movement(

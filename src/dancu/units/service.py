@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from dancu.accounts.permissions import Actor
+from dancu.core.db import database_key
 from dancu.core.errors import NotFound
 from dancu.core.text import fold
 from dancu.units import repository as repo
@@ -42,7 +43,7 @@ _trees: dict[str, tuple[float, dict[str, Place]]] = {}  # per database URL: (loa
 async def unit_tree(session: AsyncSession) -> dict[str, Place]:
     """Every unit by code: reference data, cached per database for ten minutes and loaded in one query.
     The one in-process copy of the tree (declarations, checkpoint labels and notices use it)."""
-    key = str(session.get_bind().engine.url)
+    key = database_key(session)
     now = time.monotonic()
     hit = _trees.get(key)
     if hit is not None and now - hit[0] < TREE_CACHE_SECONDS and hit[1]:
