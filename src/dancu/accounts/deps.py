@@ -24,7 +24,10 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
         yield session
 
 
-DbSession = Annotated[AsyncSession, Depends(get_session)]
+# scope="function": the transaction ends (commit, or rollback on an error) when the route returns, before
+# the response is sent. FastAPI's default for `yield` dependencies ends them after the response, so a client
+# would get its 201 or its login cookie before the write is durable (tests/core/test_edge_commit.py).
+DbSession = Annotated[AsyncSession, Depends(get_session, scope="function")]
 
 
 def get_settings_dep(request: Request) -> Settings:
