@@ -90,3 +90,35 @@ def test_hot_table_foreign_keys_come_back_on_downgrade(fresh_db: str) -> None:
     upgrade(fresh_db)
     assert asyncio.run(foreign_keys()) == kept
     check(fresh_db)
+
+
+def test_persons_codes_compare_bytes_on_postgresql(fresh_db: str) -> None:
+    """0006: persons' codes and folded names in the C collation, so their indexes build fast and serve prefix
+    searches; the query plan of a name search uses the index."""
+    import asyncio
+
+    from sqlalchemy import text
+
+    from dancu.core.db import Database
+
+    if not fresh_db.startswith("postgresql"):
+        pytest.skip("SQLite compares bytes already")
+
+    async def probe() -> tuple[set[tuple[str, str]], str]:
+        db = Database(fresh_db)
+        try:
+            async with db.engine.connect() as conn:
+                rows = (await conn.execute(text(
+                    "SELECT column_name, collation_name FROM information_schema.columns WHERE table_name = 'persons'"
+                    " AND collation_name IS NOT NULL"))).all()
+                await conn.execute(text("SET enable_seqscan = off"))
+                plan = "\n".join(r[0] for r in await conn.execute(text(
+                    "EXPLAIN SELECT id FROM persons WHERE search_name LIKE 'nguyen van%'")))
+            return {(r[0], r[1]) for r in rows}, plan
+        finally:
+            await db.dispose()
+
+    columns, plan = asyncio.run(probe())
+    assert {c for c, collation in columns if collation == "C"} == {
+        "national_id", "search_name", "permanent_unit_code", "current_unit_code", "household_id"}
+    assert "ix_persons_search_name" in plan and "Index Cond" in plan, plan

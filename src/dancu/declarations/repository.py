@@ -15,7 +15,7 @@ from sqlalchemy import ColumnElement, Select, Table, and_, bindparam, func, inse
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from dancu.accounts.permissions import Actor
-from dancu.core.db import driver, is_postgresql
+from dancu.core.db import PgInsert, driver, is_postgresql
 from dancu.declarations.models import Declaration
 from dancu.declarations.schemas import PassStatus, Status
 from dancu.registry.models import Person
@@ -121,8 +121,14 @@ async def reserve_ids(session: AsyncSession, n: int) -> list[int]:
 _INSERT_ROWS = insert(cast(Table, Declaration.__table__))
 
 
+_INSERT_ROWS_PG = PgInsert(cast(Table, Declaration.__table__))
+
+
 async def insert_rows(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
     """Declarations as column dicts, ids included (the group-commit writer: no ORM objects)."""
+    if is_postgresql(session):
+        await _INSERT_ROWS_PG.execute(await driver(session), rows)
+        return
     await session.execute(_INSERT_ROWS, list(rows))
 
 

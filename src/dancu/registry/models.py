@@ -6,26 +6,34 @@ from datetime import date, datetime
 
 from sqlalchemy import CheckConstraint, Date, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.types import TypeEngine
 
 from dancu.core.db import Base, UTCDateTime, utcnow
+
+
+def _code(length: int) -> TypeEngine[str]:
+    """A code or folded text compared byte by byte: on PostgreSQL in the "C" collation (SQLite's default,
+    BINARY, is the same). Sorting in the database's linguistic collation made each of persons' indexes
+    2-2.5x slower to build (bulk loads rebuild six), and a btree in it cannot serve `LIKE 'prefix%'`."""
+    return String(length).with_variant(String(length, collation="C"), "postgresql")
 
 
 class Person(Base):
     __tablename__ = "persons"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    national_id: Mapped[str] = mapped_column(String(12), unique=True)
+    national_id: Mapped[str] = mapped_column(_code(12), unique=True)
     old_id: Mapped[str | None] = mapped_column(String(9), default=None)
     full_name: Mapped[str] = mapped_column(String(120))
-    search_name: Mapped[str] = mapped_column(String(120))
+    search_name: Mapped[str] = mapped_column(_code(120))
     dob: Mapped[date] = mapped_column(Date)
     sex: Mapped[str] = mapped_column(String(1))
     birth_province: Mapped[str] = mapped_column(String(3))
-    permanent_unit_code: Mapped[str] = mapped_column(ForeignKey("units.code", ondelete="RESTRICT"))
+    permanent_unit_code: Mapped[str] = mapped_column(_code(10), ForeignKey("units.code", ondelete="RESTRICT"))
     permanent_address: Mapped[str] = mapped_column(String(300))
-    current_unit_code: Mapped[str] = mapped_column(ForeignKey("units.code", ondelete="RESTRICT"))
+    current_unit_code: Mapped[str] = mapped_column(_code(10), ForeignKey("units.code", ondelete="RESTRICT"))
     current_address: Mapped[str] = mapped_column(String(300))
-    household_id: Mapped[str | None] = mapped_column(String(20), default=None)
+    household_id: Mapped[str | None] = mapped_column(_code(20), default=None)
     household_relation: Mapped[str | None] = mapped_column(String(40), default=None)
     phone: Mapped[str | None] = mapped_column(String(15), default=None)
     status: Mapped[str] = mapped_column(String(10), default="alive")
