@@ -10,15 +10,11 @@ from sqlalchemy import insert as insert_stmt
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from dancu.audit.models import AuditEvent
-from dancu.core.db import PgInsert, driver
+from dancu.core.db import PgInsert, driver, is_postgresql
 
 GENESIS = "0" * 64
 # An arbitrary constant naming the audit chain's advisory lock on PostgreSQL.
 _CHAIN_LOCK_KEY = 0x6175646974  # "audit"
-
-
-def is_postgresql(session: AsyncSession) -> bool:
-    return session.get_bind().dialect.name == "postgresql"
 
 
 async def lock_chain_and_reserve(session: AsyncSession, chain: int, n: int = 1) -> tuple[str, list[int]]:

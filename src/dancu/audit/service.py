@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from dancu.accounts.permissions import Actor
 from dancu.audit import repository
 from dancu.audit.models import AuditEvent
-from dancu.core.db import after_rollback, utcnow
+from dancu.core.db import after_rollback, is_postgresql, utcnow
 
 GENESIS = "0" * 64
 AUDIT_CHAINS = 8  # parallel chains on PostgreSQL; SQLite serialises writers anyway and uses one
@@ -107,7 +107,7 @@ def chain_for(session: AsyncSession) -> int:
     over AUDIT_CHAINS on PostgreSQL."""
     chain = session.info.get("audit_chain")
     if chain is None:
-        chain = secrets.randbelow(AUDIT_CHAINS) if repository.is_postgresql(session) else 0
+        chain = secrets.randbelow(AUDIT_CHAINS) if is_postgresql(session) else 0
         session.info["audit_chain"] = chain
     return int(chain)
 
