@@ -140,6 +140,15 @@ class TestDatabase(Database):
         async with self.session() as s, transaction(s):
             yield s
 
+    @asynccontextmanager
+    async def lookups(self) -> AsyncIterator[AsyncSession]:
+        if self._conn is None:  # not in a test transaction: the real autocommit session
+            async with super().lookups() as s:
+                yield s
+            return
+        async with self.unit_of_work() as s:  # statements inside the test's transaction, as savepoints
+            yield s
+
 
 @asynccontextmanager
 async def statements_sent(database: Database, session: AsyncSession) -> AsyncIterator[list[str]]:

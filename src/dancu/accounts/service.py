@@ -101,15 +101,35 @@ async def actor_for_session(session: AsyncSession, token: str, ip: str, request_
     return actor_from(found[1], found[2], ip=ip, request_id=request_id) if found else None
 
 
+# A token's last use is recorded coarsely, so the hot paths do not write on every request.
+LAST_USED_STEP = timedelta(minutes=5)
+
+
+def needs_touch(last_used_at: datetime | None, now: datetime) -> bool:
+    return last_used_at is None or now - last_used_at > LAST_USED_STEP
+
+
 async def actor_for_bearer(session: AsyncSession, token: str, ip: str, request_id: str | None) -> Actor | None:
+    """The actor of a bearer token, stamping its last use in the caller's transaction."""
+    found = await token_actor(session, token, ip, request_id)
+    if found is None:
+        return None
+    actor, api_token, now = found
+    if needs_touch(api_token.last_used_at, now):
+        api_token.last_used_at = now
+    return actor
+
+
+async def token_actor(
+    session: AsyncSession, token: str, ip: str, request_id: str | None
+) -> tuple[Actor, ApiToken, datetime] | None:
+    """The actor of a valid bearer token, its token row and the time it was checked; writes nothing."""
     now = utcnow()
     found = await repo.token_with_account(session, token_hash(token), now)
     if not found:
         return None
     api_token, account, unit = found
-    if api_token.last_used_at is None or now - api_token.last_used_at > timedelta(minutes=5):
-        api_token.last_used_at = now  # coarse, so hot paths do not write on every request
-    return actor_from(account, unit, ip=ip, request_id=request_id)
+    return actor_from(account, unit, ip=ip, request_id=request_id), api_token, now
 
 
 async def claim_record(session: AsyncSession, settings: Settings, data: ClaimIn, ip: str) -> Account:

@@ -209,6 +209,9 @@ class Database:
         self.url = url
         self.engine = make_engine(url, **engine_options)
         self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False, autoflush=False)
+        # Same pool, no BEGIN/COMMIT round trips: for a hot path's lookups before a group-commit writer.
+        self.reader = async_sessionmaker(self.engine.execution_options(isolation_level="AUTOCOMMIT"),
+                                         expire_on_commit=False, autoflush=False)
 
     @property
     def is_sqlite(self) -> bool:
@@ -218,6 +221,18 @@ class Database:
     async def unit_of_work(self) -> AsyncIterator[AsyncSession]:
         """One transaction, committed once at the edge (request, CLI command, job)."""
         async with self.sessionmaker() as session, transaction(session):
+            yield session
+
+    @asynccontextmanager
+    async def lookups(self) -> AsyncIterator[AsyncSession]:
+        """A session whose statements each commit on their own (PostgreSQL; a plain unit of work on SQLite):
+        for a hot path that only reads, or whose writes a group-commit writer makes in its own transaction,
+        it saves the BEGIN and COMMIT round trips. Nothing written in it is rolled back on an error."""
+        if self.is_sqlite:
+            async with self.unit_of_work() as session:
+                yield session
+            return
+        async with self.reader() as session:
             yield session
 
     async def dispose(self) -> None:

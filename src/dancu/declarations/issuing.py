@@ -19,7 +19,7 @@ from dancu.credentials.travel_pass import TravelPassClaims, issue_travel_pass
 from dancu.declarations import repository as repo
 from dancu.declarations.models import Declaration
 from dancu.declarations.schemas import DeclarationIn
-from dancu.declarations.writer import DeclarationWriter, Issued
+from dancu.declarations.writer import DeclarationWriter, Issued, TokenUse
 from dancu.notifications.service import Movement, notify_movements
 from dancu.registry.models import Person
 
@@ -27,7 +27,7 @@ from dancu.registry.models import Person
 async def issue(
     session: AsyncSession, actor: Actor, person: Person, data: DeclarationIn, *, phone: str | None,
     plate: str | None, detail: str | None, source: Literal["online", "paper"], keyring: Keyring,
-    now: datetime, writer: DeclarationWriter | None = None,
+    now: datetime, writer: DeclarationWriter | None = None, token_use: TokenUse | None = None,
 ) -> Declaration:
     """Sign, store, notify and audit. With a `writer` (PostgreSQL group commit) the rows are written by it,
     in a transaction shared with other requests' declarations, and this returns once that committed."""
@@ -69,7 +69,7 @@ async def issue(
         details={"source": source, "for_other": source == "online" and person.id != actor.person_id},
     )
     if writer is not None and declaration is None:
-        [written] = await writer.submit([Issued(row, movement, event)], session)  # ends the request's reads
+        [written] = await writer.submit([Issued(row, movement, event, token_use)], session)  # ends the request's reads
         if not written:
             raise Unavailable("The declaration could not be saved. Please send it again.")
         return Declaration(**row)  # not in the session: committed by the writer

@@ -33,7 +33,7 @@ from dancu.declarations.schemas import (
     HouseholdOption,
 )
 from dancu.declarations.validation import Problems, check_trip, place_label, places
-from dancu.declarations.writer import DeclarationWriter
+from dancu.declarations.writer import DeclarationWriter, TokenUse
 from dancu.registry.models import Person
 from dancu.units.service import Place
 
@@ -85,16 +85,18 @@ async def create_declaration(
 
 async def declare(
     session: AsyncSession, actor: Actor, data: DeclarationIn, *, keyring: Keyring,
-    writer: DeclarationWriter | None = None,
+    writer: DeclarationWriter | None = None, token_use: TokenUse | None = None,
 ) -> DeclarationOut:
-    """`create_declaration`, answered as its maker sees it (the API's reply)."""
-    declaration, person = await _declare(session, actor, data, keyring=keyring, now=None, writer=writer)
+    """`create_declaration`, answered as its maker sees it (the API's reply). `token_use`: the last-use stamp
+    of the caller's bearer token, written by the writer with the declaration."""
+    declaration, person = await _declare(session, actor, data, keyring=keyring, now=None, writer=writer,
+                                         token_use=token_use)
     return to_out(declaration, person, await places(session), utcnow(), with_code=True)
 
 
 async def _declare(
     session: AsyncSession, actor: Actor, data: DeclarationIn, *, keyring: Keyring, now: datetime | None,
-    writer: DeclarationWriter | None,
+    writer: DeclarationWriter | None, token_use: TokenUse | None = None,
 ) -> tuple[Declaration, Person]:
     _require(actor, Permission.DECLARATIONS_CREATE)
     now = now or utcnow()
@@ -110,7 +112,7 @@ async def _declare(
     _match_register(person, data, required=False)
     declaration = await issue(session, actor, person, data, phone=clean.phone, plate=clean.vehicle_plate,
                               detail=clean.transport_detail, source="online", keyring=keyring, now=now,
-                              writer=writer)
+                              writer=writer, token_use=token_use)
     return declaration, person
 
 

@@ -8,30 +8,39 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from dancu.accounts import repository as accounts_repo
 from dancu.audit.service import Event, record_events
 from dancu.core.db import Database
 from dancu.core.groupcommit import GroupCommit
 from dancu.declarations import repository as repo
 from dancu.notifications.service import Movement, notify_movements
 
+TokenUse = tuple[int, datetime]  # a bearer token's id and its last use, to stamp
+
 
 @dataclass(frozen=True, slots=True)
 class Issued:
-    """A checked and signed declaration, ready to insert: its row (id included), notices and audit event."""
+    """A checked and signed declaration, ready to insert: its row (id included), notices and audit event,
+    and the last-use stamp of the declarant's token when one is due (accounts.bearer)."""
 
     row: dict[str, Any]
     movement: Movement
     event: Event
+    token_use: TokenUse | None = None
 
 
 async def write_issued(session: AsyncSession, items: Sequence[Issued]) -> list[bool]:
     await repo.insert_rows(session, [i.row for i in items])
     await notify_movements(session, [i.movement for i in items])
+    used = dict(i.token_use for i in items if i.token_use is not None)
+    if used:
+        await accounts_repo.touch_tokens(session, used)
     # Last: the audit chain's lock is then held only until the commit.
     await record_events(session, [i.event for i in items])
     return [True] * len(items)
