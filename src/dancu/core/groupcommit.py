@@ -32,9 +32,12 @@ R = TypeVar("R")
 MAX_BATCH = 1000
 MAX_LINGER = 0.005  # seconds a batch may wait for requests already being prepared in this process
 # Batches written at once by one process. With one, the next batch waits for the whole previous transaction
-# (a dozen round trips, each resumed only when the event loop gets back to it); two kept the scan API's p99
-# lower under load (bench/bench_scan.py).
+# (a few round trips, each resumed only when the event loop gets back to it); two kept the scan API's p99
+# lower under load on a fast machine. But a second batch also halves the batch size, and each batch has a
+# fixed cost (BEGIN, statements, COMMIT): on a CPU-bound machine two small batches lost 10-25% of the
+# throughput. So a second batch starts only once PARALLEL_MIN items wait (bench/bench_scan.py).
 IN_FLIGHT = 2
+PARALLEL_MIN = 8
 
 
 class GroupCommit(Generic[T, R]):
@@ -47,6 +50,7 @@ class GroupCommit(Generic[T, R]):
         group_commit: bool,
         max_batch: int = MAX_BATCH,
         in_flight: int = IN_FLIGHT,
+        parallel_min: int = PARALLEL_MIN,
     ) -> None:
         self.db = db
         self.write = write
@@ -56,6 +60,8 @@ class GroupCommit(Generic[T, R]):
         self._queue: list[tuple[T, asyncio.Future[R]]] = []
         self._task: asyncio.Task[None] | None = None
         self._slots = asyncio.Semaphore(in_flight)
+        self.parallel_min = parallel_min
+        self._changed = asyncio.Event()  # an item queued or a batch written: the drain looks again
         self._writing: set[asyncio.Task[None]] = set()
         self._lock = asyncio.Lock()
         self._arriving = 0
@@ -107,6 +113,7 @@ class GroupCommit(Generic[T, R]):
             future: asyncio.Future[R] = loop.create_future()
             self._queue.append((item, future))
             futures.append(future)
+        self._changed.set()
         if self._task is None or self._task.done():
             self._task = loop.create_task(self._drain())
         return [self._result(r) for r in await asyncio.gather(*futures, return_exceptions=True)]
@@ -148,6 +155,11 @@ class GroupCommit(Generic[T, R]):
         batch: list[tuple[T, asyncio.Future[R]]] = []
         try:
             while self._queue:
+                if self._writing and len(self._queue) < self.parallel_min:
+                    # A batch is being written and few items wait: they go together in the next one.
+                    self._changed.clear()
+                    await self._changed.wait()
+                    continue
                 await self._slots.acquire()
                 try:
                     await self._linger()
@@ -158,7 +170,7 @@ class GroupCommit(Generic[T, R]):
                     raise
                 task = asyncio.get_running_loop().create_task(self._write_and_settle(batch))
                 self._writing.add(task)
-                task.add_done_callback(self._writing.discard)
+                task.add_done_callback(self._written)
                 batch = []
         finally:
             # Cancelled (shutdown): nobody may wait forever on a future that will never be resolved.
@@ -166,6 +178,10 @@ class GroupCommit(Generic[T, R]):
                 if not future.done():
                     future.set_exception(RuntimeError("the writer stopped before writing"))
             self._queue.clear()
+
+    def _written(self, task: asyncio.Task[None]) -> None:
+        self._writing.discard(task)
+        self._changed.set()
 
     async def _write_and_settle(self, batch: list[tuple[T, asyncio.Future[R]]]) -> None:
         try:
