@@ -27,7 +27,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _server import ensure_wrk, running_server, throwaway_database, wrk
+from _server import cpu_by_role, cpu_per_request, ensure_wrk, running_server, throwaway_database, wrk
 
 import dancu.models  # noqa: F401  (every mapped table, for spawned worker processes)
 from dancu.accounts.permissions import Actor, Role, permissions_for
@@ -195,10 +195,13 @@ def http_bench(url: str, keys_dir: Path, citizens: list[Citizen], communes: list
             wrk(f"{base}/healthz", connections=8, seconds=2)
             env = {"ROWS_FILE": str(rows), "TODAY": local_today().isoformat()}
             wrk(f"{base}/", connections=8, seconds=2, script=str(script), env=env)  # warm-up
+            before = cpu_by_role(base)
             r = wrk(f"{base}/", connections=connections, seconds=seconds, script=str(script), env=env)
+            cpu = cpu_per_request(before, cpu_by_role(base), r.requests)
     print(f"HTTP API (POST /api/v1/declarations, {workers} uvicorn workers, {connections} connections, "
           f"{seconds}s): {r.rps:,.0f} declarations/s, p50 {r.p50_ms:.1f} ms, p99 {r.p99_ms:.1f} ms, "
           f"non-2xx {r.non_2xx}, socket errors {r.errors}")
+    print(f"  CPU per declaration: {cpu}")
 
 
 def main() -> None:

@@ -32,7 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import httpx
 import psycopg
-from _server import ensure_wrk, running_server, throwaway_database
+from _server import cpu_by_role, cpu_per_request, ensure_wrk, running_server, throwaway_database
 from sqlalchemy import insert, select
 
 from dancu.accounts.permissions import Role
@@ -277,7 +277,7 @@ def replay(base: str, token: str, checkpoint: int, dsn: str, n: int) -> tuple[in
 
 
 def report(args: argparse.Namespace, hello: Load, scans: Load, db: dict[str, int], after: dict[str, int],
-           replayed: tuple[int, int]) -> bool:
+           replayed: tuple[int, int], cpu: tuple[str, str]) -> bool:
     lost = scans.created - db["passages"]  # > 0: a 201 whose passage is not in the database
     in_flight = -lost  # rows whose 201 wrk never read: requests still in flight when it stopped
     ok, bad = replayed
@@ -288,6 +288,8 @@ def report(args: argparse.Namespace, hello: Load, scans: Load, db: dict[str, int
     for name, load in (("hello world (GET /healthz)", hello), ("verified + recorded scans", scans)):
         print(f"{name:34}{load.rps:10.0f}{load.p50_ms:10.2f}{load.p99_ms:10.2f}{load.non_2xx:10d}{load.errors:8d}")
     print(f"ratio scans / hello: {scans.rps / hello.rps:.2f}")
+    print(f"CPU per request, hello world: {cpu[0]}")
+    print(f"CPU per request, scans:       {cpu[1]}")
     print(f"responses: 201 created {scans.created:,}, 200 replay {scans.replayed:,}, other {scans.other:,}")
     print(f"database: passages {db['passages']:,}, distinct keys {db['distinct_keys']:,}, counted {db['counted']:,}, "
           f"notices {db['notices']:,}, commits {db['batches']:,} "
@@ -328,13 +330,17 @@ def main() -> None:
                "RUN": uuid.uuid4().hex[:8], "THREADS": "1", "SCANNED_AT": utcnow().isoformat()}
         with running_server(url, workers=2, data_dir=data_dir) as base:
             run_wrk(f"{base}/healthz", connections=8, seconds=2)  # warm-up
+            cpu0 = cpu_by_role(base)
             hello = run_wrk(f"{base}/healthz", connections=args.connections, seconds=args.seconds)
+            cpu1 = cpu_by_role(base)
             scans = run_wrk(f"{base}/", connections=args.connections, seconds=args.seconds, script=str(script),
                             env=env)
+            cpu2 = cpu_by_role(base)
+            cpu = (cpu_per_request(cpu0, cpu1, hello.requests), cpu_per_request(cpu1, cpu2, scans.requests))
             db = settled(dsn)
             replayed = replay(base, token, checkpoint, dsn, args.replay)
             after = check_database(dsn)
-    if not report(args, hello, scans, db, after, replayed):
+    if not report(args, hello, scans, db, after, replayed, cpu):
         sys.exit(1)
 
 
