@@ -1,7 +1,7 @@
 """audit events in parallel hash chains
 
 Revision ID: 0003
-Revises: 0002
+Revises: 0002b
 Create Date: 2026-11-23 12:56:10.405349
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0003"
-down_revision: str | None = "0002"
+down_revision: str | None = "0002b"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
