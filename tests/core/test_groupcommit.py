@@ -4,7 +4,8 @@ after its batch committed; a second batch in flight only when enough items wait;
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -40,13 +41,22 @@ async def _until(predicate: object, *, turns: int = 200) -> None:
     raise AssertionError("condition not reached")
 
 
-async def test_a_second_batch_waits_until_enough_items_queue(fresh_db: str) -> None:
-    db = Database(fresh_db)
+@asynccontextmanager
+async def _committer(url: str, gates: int = 0, **options: int) -> AsyncIterator[tuple[GroupCommit[str, str], Log]]:
+    """A GroupCommit on a real database, writing through a `Log` whose first `gates` batches wait to be let go."""
+    db = Database(url)
     log = Log()
-    log.gates = [asyncio.Event(), asyncio.Event()]
-    gc: GroupCommit[str, str] = GroupCommit(db, log.write, _failed, group_commit=True, in_flight=2,
-                                            parallel_min=4)
+    log.gates = [asyncio.Event() for _ in range(gates)]
+    gc: GroupCommit[str, str] = GroupCommit(db, log.write, _failed, group_commit=True, **options)
     try:
+        yield gc, log
+    finally:
+        await gc.aclose()
+        await db.dispose()
+
+
+async def test_a_second_batch_waits_until_enough_items_queue(fresh_db: str) -> None:
+    async with _committer(fresh_db, gates=2, in_flight=2, parallel_min=4) as (gc, log):
         first = asyncio.create_task(gc.submit(["a"]))
         await _until(lambda: len(log.batches) == 1)
         few = [asyncio.create_task(gc.submit([x])) for x in ("b", "c", "d")]
@@ -61,18 +71,10 @@ async def test_a_second_batch_waits_until_enough_items_queue(fresh_db: str) -> N
         log.gates[0].set()
         assert await first == ["ok:a"]
         assert (gc.batches, gc.items) == (2, 5)
-    finally:
-        await gc.aclose()
-        await db.dispose()
 
 
 async def test_below_parallel_min_the_next_batch_starts_when_the_first_is_written(fresh_db: str) -> None:
-    db = Database(fresh_db)
-    log = Log()
-    log.gates = [asyncio.Event()]
-    gc: GroupCommit[str, str] = GroupCommit(db, log.write, _failed, group_commit=True, in_flight=2,
-                                            parallel_min=8)
-    try:
+    async with _committer(fresh_db, gates=1, in_flight=2, parallel_min=8) as (gc, log):
         first = asyncio.create_task(gc.submit(["a"]))
         await _until(lambda: len(log.batches) == 1)
         rest = asyncio.create_task(gc.submit(["b", "c"]))
@@ -81,19 +83,10 @@ async def test_below_parallel_min_the_next_batch_starts_when_the_first_is_writte
         log.gates[0].set()
         assert await first == ["ok:a"] and await rest == ["ok:b", "ok:c"]
         assert log.batches == [["a"], ["b", "c"]]
-    finally:
-        await gc.aclose()
-        await db.dispose()
 
 
 async def test_a_bad_item_fails_alone(fresh_db: str) -> None:
-    db = Database(fresh_db)
-    log = Log()
-    gc: GroupCommit[str, str] = GroupCommit(db, log.write, _failed, group_commit=True)
-    try:
+    async with _committer(fresh_db) as (gc, log):
         results = await asyncio.gather(*(gc.submit([x]) for x in ("a", "bad", "c")))
         assert results == [["ok:a"], ["failed:ValueError"], ["ok:c"]]
         assert ["bad"] in log.batches  # the failed batch was written again item by item
-    finally:
-        await gc.aclose()
-        await db.dispose()

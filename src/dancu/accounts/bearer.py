@@ -50,16 +50,10 @@ async def cached_actor(
     key = token_hash(token)
 
     async def lookup(s: AsyncSession) -> Actor:
-        found = await service.token_actor(s, token, ip, request_id)
+        found = await service.actor_for_bearer(s, token, ip, request_id, on_stamp)
         if found is None:
             raise Unauthenticated("The bearer token is invalid, expired or revoked.")
-        actor, api_token, now = found
-        if service.needs_touch(api_token.last_used_at, now):
-            if on_stamp is not None:
-                on_stamp(api_token.id, now)
-            else:
-                api_token.last_used_at = now  # written when `s` commits
-        return actor
+        return found
 
     async def load() -> Actor:
         async with db.unit_of_work() as s:

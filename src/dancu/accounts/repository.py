@@ -10,7 +10,6 @@ from sqlalchemy import Table, and_, bindparam, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from dancu.accounts.models import Account, ApiToken, LoginAttempt, WebSession
-from dancu.core.db import driver, is_postgresql
 from dancu.units.models import Unit
 
 
@@ -73,21 +72,11 @@ _TOKEN_WITH_ACCOUNT = (
 
 async def touch_tokens(session: AsyncSession, used: dict[int, datetime]) -> None:
     """Stamp the last use of many tokens at once (token id -> time), never moving a stamp back."""
-    if not used:
-        return
-    if is_postgresql(session):
-        ids, times = zip(*sorted(used.items()), strict=True)
-        await (await driver(session)).execute(_TOUCH_TOKENS_PG, list(ids), list(times))
-        return
-    conn = await session.connection()
-    await conn.execute(_TOUCH_TOKENS, [{"token_id": k, "when": v} for k, v in sorted(used.items())])
+    if used:  # one executemany, rows locked in id order (no deadlock between two batches)
+        conn = await session.connection()
+        await conn.execute(_TOUCH_TOKENS, [{"token_id": k, "when": v} for k, v in sorted(used.items())])
 
 
-# One statement for any number of tokens (PostgreSQL, straight to asyncpg), rows locked in id order.
-_TOUCH_TOKENS_PG = (
-    "UPDATE api_tokens t SET last_used_at = u.used FROM unnest($1::int[], $2::timestamptz[]) AS u(id, used)"
-    " WHERE t.id = u.id AND (t.last_used_at IS NULL OR t.last_used_at < u.used)"
-)
 _TOKENS = cast(Table, ApiToken.__table__)
 _TOUCH_TOKENS = (
     update(_TOKENS)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -105,31 +106,23 @@ async def actor_for_session(session: AsyncSession, token: str, ip: str, request_
 LAST_USED_STEP = timedelta(minutes=5)
 
 
-def needs_touch(last_used_at: datetime | None, now: datetime) -> bool:
-    return last_used_at is None or now - last_used_at > LAST_USED_STEP
-
-
-async def actor_for_bearer(session: AsyncSession, token: str, ip: str, request_id: str | None) -> Actor | None:
-    """The actor of a bearer token, stamping its last use in the caller's transaction."""
-    found = await token_actor(session, token, ip, request_id)
-    if found is None:
-        return None
-    actor, api_token, now = found
-    if needs_touch(api_token.last_used_at, now):
-        api_token.last_used_at = now
-    return actor
-
-
-async def token_actor(
-    session: AsyncSession, token: str, ip: str, request_id: str | None
-) -> tuple[Actor, ApiToken, datetime] | None:
-    """The actor of a valid bearer token, its token row and the time it was checked; writes nothing."""
+async def actor_for_bearer(
+    session: AsyncSession, token: str, ip: str, request_id: str | None,
+    on_stamp: Callable[[int, datetime], None] | None = None,
+) -> Actor | None:
+    """The actor of a valid bearer token. A due last-use stamp is made in the caller's transaction, or
+    handed to `on_stamp` (token id, time) for a caller that writes it elsewhere (accounts.bearer)."""
     now = utcnow()
     found = await repo.token_with_account(session, token_hash(token), now)
     if not found:
         return None
     api_token, account, unit = found
-    return actor_from(account, unit, ip=ip, request_id=request_id), api_token, now
+    if api_token.last_used_at is None or now - api_token.last_used_at > LAST_USED_STEP:
+        if on_stamp is None:
+            api_token.last_used_at = now
+        else:
+            on_stamp(api_token.id, now)
+    return actor_from(account, unit, ip=ip, request_id=request_id)
 
 
 async def claim_record(session: AsyncSession, settings: Settings, data: ClaimIn, ip: str) -> Account:
