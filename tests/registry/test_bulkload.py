@@ -10,7 +10,7 @@ import pytest
 import pytest_asyncio
 from sqlalchemy import UniqueConstraint, text
 
-from dancu.core.db import Database
+from dancu.core.db import Database, utcnow
 from dancu.registry import bulkload, reading
 from dancu.registry.bulkload import FirstLoadFailed
 from dancu.registry.importer import import_file
@@ -31,15 +31,20 @@ async def db(fresh_db: str) -> AsyncIterator[Database]:
     await database.dispose()
 
 
-async def schema(db: Database) -> tuple[list[Any], list[Any]]:
-    """persons' indexes and every constraint on or referencing it, as PostgreSQL describes them."""
+async def schema(db: Database) -> tuple[list[Any], list[Any], list[Any]]:
+    """persons' indexes, every constraint on or referencing it and its column defaults, as PostgreSQL
+    describes them (a first load sets defaults for status, created_at and updated_at while it COPYs)."""
     async with db.engine.connect() as conn:
         indexes = (await conn.execute(text(
             "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'persons' ORDER BY 1"))).all()
         constraints = (await conn.execute(text(
             "SELECT conname, conrelid::regclass::text, pg_get_constraintdef(oid), convalidated FROM pg_constraint "
             "WHERE conrelid = 'persons'::regclass OR confrelid = 'persons'::regclass ORDER BY 1"))).all()
-    return list(indexes), list(constraints)
+        defaults = (await conn.execute(text(
+            "SELECT a.attname, pg_get_expr(d.adbin, d.adrelid) FROM pg_attribute a JOIN pg_attrdef d "
+            "ON d.adrelid = a.attrelid AND d.adnum = a.attnum WHERE a.attrelid = 'persons'::regclass "
+            "ORDER BY 1"))).all()
+    return list(indexes), list(constraints), list(defaults)
 
 
 async def stored(db: Database) -> list[tuple[Any, ...]]:
@@ -102,6 +107,7 @@ async def test_a_first_load_stores_what_the_batch_upsert_stores(
         stamps = (await conn.execute(text("SELECT min(created_at), max(updated_at), count(DISTINCT id) "
                                           "FROM persons"))).one()
     assert stamps[0] == stamps[1] and stamps[2] == 56
+    assert abs((stamps[0] - utcnow()).total_seconds()) < 120  # the load's own time, as one value
 
     await empty_persons(db)
     upsert = await import_file(db, path, errors_path=tmp_path / "b.err.csv", batch_size=7, bulk=False)
@@ -109,7 +115,7 @@ async def test_a_first_load_stores_what_the_batch_upsert_stores(
     assert await stored(db) == by_bulk
     assert read_error_file(tmp_path / "b.err.csv") == read_error_file(tmp_path / "a.err.csv")
 
-    await empty_persons(db)  # and read by the process pool
+    await empty_persons(db)  # and read in chunks by worker threads, checked column-wise
     monkeypatch.setattr(reading, "PARALLEL_MIN_BYTES", 0)
     monkeypatch.setattr(reading, "CHUNK_BYTES", 700)
     pooled = await import_file(db, path, errors_path=tmp_path / "c.err.csv", bulk=True, parallel=True)
@@ -223,3 +229,17 @@ async def test_what_a_first_load_drops_is_read_from_the_catalog_and_matches_the_
     assert {d.name for d in found} == expected and len(expected) == 8
     assert [d.step for d in found] == sorted(d.step for d in found)  # unique first, foreign keys last
     assert all(d.create_sql.startswith(("ALTER TABLE", "CREATE INDEX")) for d in found)
+
+
+@pg_only
+async def test_the_load_time_defaults_are_put_back_as_they_were(db: Database, tmp_path: Path) -> None:
+    """A column that had a default of its own gets it back; the rows still got the load's values."""
+    async with db.engine.begin() as conn:
+        await conn.execute(text("ALTER TABLE persons ALTER COLUMN status SET DEFAULT 'deceased'"))
+    before = await schema(db)
+    assert ("status", "'deceased'::character varying") in before[2]
+    path = write_csv(tmp_path / "d.csv", [person(n) for n in range(1, 6)])
+    summary = await import_file(db, path, errors_path=None, bulk=True)
+    assert summary.first_load and summary.imported == 5
+    assert await schema(db) == before
+    assert {row[-1] for row in await stored(db)} == {"alive"}
