@@ -8,12 +8,14 @@ with `import_file` (into an empty table: the bulk first load, bulkload.py; it pr
 seconds spent rebuilding each index and constraint), then imported again (every row unchanged: the batch
 upsert). With --also-upsert, the table is emptied once more and the file imported with bulk=False (the batch
 upsert into an empty table, for comparison). For context it also times the Python side alone (read +
-validate + dedupe + COPY encoding, no database) on the same file.
+validate + dedupe + COPY encoding, no database) on the same file, both ways: row by row in one thread, and
+in chunks checked column-wise by worker threads (reading.py, vector.py: what a first load of a large CSV
+does).
 
-The machine may be shared: besides wall-clock rates it prints the CPU time the import cost in this process,
-in its read pool (a first load of a large CSV: reading.py) and in the PostgreSQL backends of the database
-(from /proc), per row. They all run at once, so on an otherwise idle 2-core machine the rate is bounded by
-their sum over 2 (the index rebuilds' parallel workers are not counted).
+The machine may be shared: besides wall-clock rates it prints the CPU time the import cost in this process
+(all its threads) and in the PostgreSQL backends of the database (from /proc), per row. They all run at
+once, so on an otherwise idle 2-core machine the rate is bounded by their sum over 2 (the index rebuilds'
+parallel workers are not counted).
 """
 
 from __future__ import annotations
@@ -58,21 +60,20 @@ def pg_cpu_seconds(dbname: str) -> float:
     return total / os.sysconf("SC_CLK_TCK")
 
 
-def children() -> float:
-    """CPU seconds of this process's finished children (the import's read pool, once it is shut down)."""
-    t = os.times()
-    return t.children_user + t.children_system
-
-
-def python_side(path: Path, communes: list[str], batch_size: int) -> float:
-    """Seconds to read, validate, dedupe and COPY-encode the file without writing it anywhere."""
-    started = time.perf_counter()
+def python_side(path: Path, communes: list[str], batch_size: int, parallel: bool) -> tuple[float, float]:
+    """Seconds (wall, CPU) to read, validate, dedupe and COPY-encode the file without writing it anywhere:
+    row by row in one thread, or (`parallel`) as a first load of a large CSV reads it, in chunks checked
+    column-wise by worker threads."""
+    started, cpu = time.perf_counter(), time.process_time()
     reader = _RowReader(open_source(path), RowValidator(communes), None, batch_size)
-    reader.encode = lambda rows: copy_text(rows, "\talive\t2025-07-01 00:00:00+00\t2025-07-01 00:00:00+00\n")
+    tail = "\n"  # as a first load's COPY lines end (bulkload.LoadDefaults fills the shared columns)
+    reader.encode = lambda rows: copy_text(rows, tail)
+    if parallel:
+        assert reader.read_in_parallel(tail)
     while reader.produce() is not None:
         pass
     reader.close(True)
-    return time.perf_counter() - started
+    return time.perf_counter() - started, time.process_time() - cpu
 
 
 async def naive(db: Database, rows: int) -> float:
@@ -90,23 +91,23 @@ async def naive(db: Database, rows: int) -> float:
 def path_taken(summary: ImportSummary, path: Path | None = None) -> str:
     if not summary.first_load:
         return "batch upsert"
-    pool = (f", read by {ParallelReader.workers()} processes"
+    pool = (f", read by {ParallelReader.workers()} threads, checked column-wise"
             if path is not None and path.stat().st_size >= reading.PARALLEL_MIN_BYTES else ", read in-process")
     return f"bulk first load: one transaction, indexes rebuilt{pool}"
 
 
 async def timed_import(db: Database, dbname: str, path: Path, rows: int, batch_size: int, naive_rate: float,
                        label: str, bulk: bool | None = None) -> None:
-    started, cpu, pg_cpu, pool_cpu = time.perf_counter(), time.process_time(), pg_cpu_seconds(dbname), children()
+    started, cpu, pg_cpu = time.perf_counter(), time.process_time(), pg_cpu_seconds(dbname)
     summary = await import_file(db, path, errors_path=path.with_suffix(".errors.csv"), batch_size=batch_size,
                                 bulk=bulk, parallel=True)  # as `dancu registry import` does
     elapsed = time.perf_counter() - started
-    cpu, pg_cpu, pool_cpu = time.process_time() - cpu, pg_cpu_seconds(dbname) - pg_cpu, children() - pool_cpu
+    cpu, pg_cpu = time.process_time() - cpu, pg_cpu_seconds(dbname) - pg_cpu
     assert summary.imported == rows and summary.rejected == 0, summary
     print(f"{label} [{path_taken(summary, path)}]: {elapsed:.1f} s = {rows / elapsed:,.0f} rows/s "
           f"({rows / elapsed / naive_rate:.0f}x naive); load average now {os.getloadavg()[0]:.1f}")
-    total = cpu + pool_cpu + pg_cpu
-    print(f"  CPU per row: python {cpu / rows * 1e6:.1f} us + its read pool {pool_cpu / rows * 1e6:.1f} us, "
+    total = cpu + pg_cpu
+    print(f"  CPU per row: python {cpu / rows * 1e6:.1f} us (all its threads), "
           f"postgres {pg_cpu / rows * 1e6:.1f} us -> idle 2-core bound ~{rows / (total / 2):,.0f} rows/s")
 
 
@@ -124,9 +125,10 @@ async def run(url: str, rows: int, naive_rows: int, batch_size: int, folder: Pat
             out.writerows(as_import_row(r) for r in generate_people(communes, rows, seed=2021))
         print(f"file: {rows:,} rows, {path.stat().st_size / 1e6:.0f} MB (generated in "
               f"{time.perf_counter() - started:.1f} s)")
-        py = python_side(path, [c for c, _, _ in communes], batch_size)
-        print(f"python side alone, one process (read + validate + dedupe + COPY encoding): {py:.1f} s = "
-              f"{rows / py:,.0f} rows/s")
+        for parallel, how in ((False, "row by row, one thread"), (True, "column-wise chunks, worker threads")):
+            py, py_cpu = python_side(path, [c for c, _, _ in communes], batch_size, parallel)
+            print(f"python side alone, {how} (read + validate + dedupe + COPY encoding): {py:.1f} s = "
+                  f"{rows / py:,.0f} rows/s, {py_cpu / rows * 1e6:.1f} us CPU per row")
 
         naive_rate = await naive(db, naive_rows)
         print(f"naive ORM, add + commit per row: {naive_rows:,} rows at {naive_rate:,.0f} rows/s")

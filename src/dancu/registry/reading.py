@@ -1,43 +1,40 @@
 """Reading a register file: CSV (UTF-8) or XLSX, streamed, its records sorted into valid rows and rejected ones.
 
 `open_source` opens a file; `sort_rows` checks a run of its records (`RowValidator.check_fast`), the one loop
-for every way of reading. A large CSV imported as a first load (bulkload.py) is read by a process pool
-instead (`ParallelReader`): the database needs ~3 us per row for that COPY, the Python side ~10 (parsing,
-checking, encoding), so the importer's own process keeps only what must see the whole file in order
-(duplicate IDs, the error file) and sending the data. The file is cut into chunks at line ends where the
-count of quote characters so far is even; each worker checks that its chunk really ended between two records
-(the csv module reads a stray quote in an unquoted field as text, which upsets the count), and when one did
-not, the importer reads the rest of the file in-process from that chunk's start. Both ways, a row gets the
-same number, checks and outcome.
+for every way of reading row by row. A large CSV imported as a first load (bulkload.py) is read in chunks by
+worker threads instead (`ParallelReader`), each chunk checked column-wise (vector.py, in polars, outside the
+GIL) with `check_fast` for the rows that need it; the importer's own thread keeps only what must see the
+whole file in order (duplicate IDs, the error file) and sending the data. The file is cut into chunks at
+line ends where the count of quote characters so far is even; each chunk is checked to really end between
+two records (the csv module reads a stray quote in an unquoted field as text, which upsets the count), and
+when one did not, the importer reads the rest of the file in-process from that chunk's start. Both ways, a
+row gets the same number, checks and outcome.
 """
 
 from __future__ import annotations
 
 import codecs
 import csv
-import gc
 import io
 import itertools
-import multiprocessing
 import os
-import signal
 from array import array
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date
 from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
-from dancu.registry.bulkload import copy_text
+from dancu.registry import vector
 from dancu.registry.validation import ImportFileError, PersonRow, RowValidator, cell_text
 
 # Parallel reading: for CSV files from this size, in chunks of about this many bytes, by up to this many workers.
 PARALLEL_MIN_BYTES = 8 << 20
-CHUNK_BYTES = 1 << 20
-MAX_WORKERS = 4
+CHUNK_BYTES = 4 << 20
+MAX_WORKERS = 2
 
 
 def check_utf8(path: Path) -> None:
@@ -155,7 +152,8 @@ def open_source(path: Path, errors_path: Path | None = None) -> Source:
     return _open_csv(path, size)
 
 
-# Sorting a file's records into valid rows and rejected ones: the same loop in-process and in the pool.
+# Sorting a file's records into valid rows and rejected ones, row by row (vector.py decides the usual rows of
+# a chunk column-wise and calls `check_fast` for the rest).
 @dataclass(slots=True)
 class Sorted:
     records: int = 0  # CSV records consumed, blank ones too (row numbers advance by this)
@@ -164,10 +162,6 @@ class Sorted:
     numbers: list[int] = field(default_factory=list)  # the row number of each of `rows`
     cells: list[list[str]] = field(default_factory=list)  # each of `rows` as read (if asked for)
     rejects: list[tuple[int, list[str], str]] = field(default_factory=list)  # (row number, cells, reasons)
-    ended: bool = False  # the END record was read
-
-
-END = ["\x00"]  # a record no file has (NUL), which ends a chunk read by a pool worker
 
 
 class Malformed(Exception):
@@ -204,10 +198,6 @@ def sort_rows(records: Iterable[list[str]], check: Callable[[Any], PersonRow | l
             if not any(raw):
                 continue  # a blank line (or a spreadsheet's empty row) is not a row
             if len(raw) < width or (len(raw) > fields and any(raw[fields:])):
-                if raw == END:
-                    row_no -= 1
-                    out.ended = True
-                    break
                 out.read += 1
                 rejects.append((row_no, raw, f"the row has {len(raw)} fields, the header {fields}"))
                 continue
@@ -229,7 +219,7 @@ def sort_rows(records: Iterable[list[str]], check: Callable[[Any], PersonRow | l
 # Parallel reading of a large CSV.
 @dataclass(frozen=True, slots=True)
 class ReadPlan:
-    """What a pool worker needs to read chunks exactly as the importer would (sent once per worker)."""
+    """What a worker thread needs to read chunks exactly as the importer would."""
 
     delimiter: str
     shape: Shape
@@ -249,39 +239,16 @@ class ChunkResult:
     rejects: list[tuple[int, list[str], str]] = field(default_factory=list)
 
 
-_worker: tuple[ReadPlan, RowValidator] | None = None
-
-
-def _start_worker(plan: ReadPlan) -> None:
-    global _worker
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the importer's to handle (it stops the pool)
-    # The rows of a chunk make no reference cycles: no collections while they are made, one of the youngest
-    # objects after each chunk (`read_chunk`). (Older collections would scan all the fork copied, and write to
-    # its pages.)
-    gc.disable()
-    _worker = plan, RowValidator(plan.communes, today=plan.today)
-
-
-def read_chunk(data: bytes) -> ChunkResult:
-    """A pool worker's job: one chunk of the file, from the start of a record, numbered from 1. The chunk
-    gets an END line: read as a record of its own, it shows the chunk ended between two records; read into
-    a quoted field, it shows the cut was wrong (a file has no NUL: `check_utf8`)."""
-    assert _worker is not None, "not a pool worker"
-    plan, validator = _worker
-    text = data.decode("utf-8")
-    if not text.endswith(("\n", "\r")):
-        text += "\n"  # the file's last line: a line end changes nothing, but it keeps END on a line of its own
-    records = csv.reader(io.StringIO(text + END[0] + "\n", newline=""), delimiter=plan.delimiter)
-    try:
-        got = sort_rows(records, validator.check_fast, plan.shape, 1, False)
-    except Malformed:
+def read_chunk(data: bytes, plan: ReadPlan, validator: RowValidator) -> ChunkResult:
+    """A worker thread's job: one chunk of the file, from the start of a record, numbered from 1, checked
+    column-wise (vector.py: polars, which runs outside the GIL) with the row-by-row check for the rest."""
+    if not data.endswith((b"\n", b"\r")):
+        data += b"\n"  # the file's last line: a line end changes nothing
+    got = vector.check_chunk(data, plan.delimiter, plan.shape.order, plan.shape.fields, validator, plan.tail)
+    if got is None:
         return ChunkResult(clean=False)  # read in-process, where the error gets its row number
-    if not got.ended:
-        return ChunkResult(clean=False)
-    result = ChunkResult(True, got.records, got.read, array("q", [int(r[0]) for r in got.rows]),
-                         array("q", got.numbers), copy_text(got.rows, plan.tail), got.rejects)
-    gc.collect(0)
-    return result
+    return ChunkResult(True, got.records, got.read, array("q", got.ids), array("q", got.numbers), got.copy,
+                       got.rejects)
 
 
 def _cut(data: bytes) -> int:
@@ -305,18 +272,15 @@ class Chunk:
 
 
 class ParallelReader:
-    """The chunks of a CSV from byte `start` (a record's start) to the end, read by a process pool, in order,
+    """The chunks of a CSV from byte `start` (a record's start) to the end, read by worker threads, in order,
     a few ahead. `next()` gives each with its result; the caller stops using it after a chunk that is not
     clean (or has no data) and reads the rest of the file from that chunk's start itself."""
 
     def __init__(self, path: Path, start: int, plan: ReadPlan, workers: int) -> None:
-        # fork: the workers start at once with the modules loaded (spawn and forkserver re-run the main
-        # module in each worker: seconds, for a CLI or a server). A worker runs only this module's pure
-        # Python on the data sent to it: no lock another thread may hold at the fork (no I/O, logging, DB).
-        context = multiprocessing.get_context("fork")
         self.file = path.open("rb")
         self.file.seek(start)
-        self.pool = ProcessPoolExecutor(workers, mp_context=context, initializer=_start_worker, initargs=(plan,))
+        self.plan, self.validator = plan, RowValidator(plan.communes, today=plan.today)
+        self.pool = ThreadPoolExecutor(workers, thread_name_prefix="dancu-import-read")
         self.offset, self.rest, self.eof = start, b"", False
         self.queue: deque[tuple[Chunk, Future[ChunkResult] | None]] = deque()
         self.ahead = 2 * workers
@@ -355,7 +319,7 @@ class ParallelReader:
                 self.queue.append((chunk, None))
                 self.eof, self.rest = True, b""  # nothing after this one is read here
                 break
-            self.queue.append((chunk, self.pool.submit(read_chunk, chunk.data)))
+            self.queue.append((chunk, self.pool.submit(read_chunk, chunk.data, self.plan, self.validator)))
 
     def next(self) -> Chunk | None:
         """The next chunk with its result (or without: read it in-process), None at the end of the file."""
