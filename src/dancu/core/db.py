@@ -7,7 +7,7 @@ import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import JSON, DateTime, MetaData, Table, event
 from sqlalchemy.dialects import postgresql
@@ -158,6 +158,16 @@ async def driver(session: AsyncSession) -> Any:
 
 
 _PG_DIALECT = postgresql.dialect()  # type: ignore[no-untyped-call]
+_M = TypeVar("_M", bound=Base)
+
+
+def detached(cls: type[_M], values: Mapping[str, Any]) -> _M:
+    """An instance of a mapped class holding these column values, built without the constructor's attribute
+    events (~25x cheaper for a 30-column row): in no session, for reading only — a reply built from a row
+    that a group-commit writer inserts, or a row fetched through the driver. Its attributes read as usual."""
+    obj: _M = cls._sa_class_manager.new_instance()  # type: ignore[attr-defined]
+    obj.__dict__.update(values)
+    return obj
 
 
 class PgInsert:

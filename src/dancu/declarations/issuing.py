@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from dancu.accounts.permissions import Actor
 from dancu.audit.service import Event, record_events
 from dancu.config import get_settings
-from dancu.core.db import database_key, is_postgresql
+from dancu.core.db import database_key, detached, is_postgresql
 from dancu.core.errors import Unavailable
 from dancu.credentials.keys import Keyring
 from dancu.credentials.travel_pass import TravelPassClaims, issue_travel_pass
@@ -72,7 +72,7 @@ async def issue(
         [written] = await writer.submit([Issued(row, movement, event, token_use)], session)  # ends the request's reads
         if not written:
             raise Unavailable("The declaration could not be saved. Please send it again.")
-        return Declaration(**row)  # not in the session: committed by the writer
+        return detached(Declaration, row)  # for the reply: the writer committed the row itself
     if declaration is None:
         declaration = Declaration(**row)
         session.add(declaration)  # inserted by the notices' flush below

@@ -15,7 +15,7 @@ from sqlalchemy import ColumnElement, Select, Table, and_, bindparam, func, inse
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from dancu.accounts.permissions import Actor
-from dancu.core.db import PgInsert, driver, is_postgresql
+from dancu.core.db import PgInsert, detached, driver, is_postgresql
 from dancu.declarations.models import Declaration
 from dancu.declarations.schemas import PassStatus, Status
 from dancu.registry.models import Person
@@ -96,11 +96,18 @@ async def readable_person_by_national_id(
 
 
 async def person_by_national_id(session: AsyncSession, national_id: str) -> Person | None:
-    """For the register check of a declaration (an identity check, not browsing)."""
-    return await session.scalar(_PERSON_BY_NATIONAL_ID, {"national_id": national_id})
+    """For the register check of a declaration (an identity check, not browsing). On PostgreSQL the row comes
+    through the driver and the Person is `detached` (read only, in no session): the ORM's query and object
+    building were ~10 % of a declaration's CPU."""
+    if not is_postgresql(session):
+        return await session.scalar(_PERSON_BY_NATIONAL_ID, {"national_id": national_id})
+    row = await (await driver(session)).fetchrow(_PG_PERSON_BY_NATIONAL_ID, national_id)
+    return None if row is None else detached(Person, dict(row))
 
 
 _PERSON_BY_NATIONAL_ID = select(Person).where(Person.national_id == bindparam("national_id"))  # built once
+_PG_PERSON_BY_NATIONAL_ID = (f"SELECT {', '.join(c.name for c in Person.__table__.columns)} FROM persons "
+                             "WHERE national_id = $1")
 
 
 async def readable_household(session: AsyncSession, actor: Actor) -> Sequence[Person]:
