@@ -1,9 +1,11 @@
 """Travel declarations submitted per second against PostgreSQL.
 
-Each declaration is one unit of work, as in a request: validate, check the register (the citizen's
-household scope, name and date of birth), sign the 72-hour pass, store it, write the two commune notices and
-the audit event, commit. Measured through the service layer (N concurrent asyncio tasks on one pool, in one
-or more processes) and, with --http, through POST /api/v1/declarations on a real uvicorn server (wrk).
+Each declaration is handled as the API's request is (declarations/fast_api.py): validate, check the register
+(the citizen's household scope, name and date of birth) in a session whose reads need no transaction of
+their own (`Database.lookups`), sign the 72-hour pass, hand the row, its two commune notices and its audit
+event to the group-commit writer, wait for its commit, build the reply. Measured through the service layer
+(N concurrent asyncio tasks on one pool, in one or more processes) and, with --http, through
+POST /api/v1/declarations on a real uvicorn server (wrk).
 
     .venv/bin/python bench/bench_declarations.py [--people 20000] [--count 8000] [--tasks 32]
         [--processes 1] [--http] [--seconds 10] [--connections 64] [--workers 2]
@@ -36,7 +38,7 @@ from dancu.core.db import Database
 from dancu.credentials.keyfiles import init_keys
 from dancu.credentials.keys import load_keyring
 from dancu.declarations.schemas import DeclarationIn
-from dancu.declarations.service import create_declaration, local_today
+from dancu.declarations.service import declare, local_today
 from dancu.declarations.writer import DeclarationWriter
 from dancu.units.service import load_official_units
 
@@ -101,15 +103,15 @@ async def _run_service(url: str, keys_dir: str, citizens: list[Citizen], commune
     tune_gc()  # as a server worker does at start-up
     try:
         async with db.unit_of_work() as s:  # warm the pool and the unit cache
-            await create_declaration(s, jobs[0][0], jobs[0][1], keyring=keyring, writer=writer)
+            await declare(s, jobs[0][0], jobs[0][1], keyring=keyring, writer=writer)
         queue = iter(jobs)
 
         async def worker() -> None:
             nonlocal done
             for who, data in queue:
                 t0 = time.perf_counter()
-                async with db.unit_of_work() as s:
-                    await create_declaration(s, who, data, keyring=keyring, writer=writer)
+                async with db.lookups() as s:  # as POST /api/v1/declarations does (declarations/fast_api.py)
+                    await declare(s, who, data, keyring=keyring, writer=writer)
                 latencies.append(time.perf_counter() - t0)
                 done += 1
 
