@@ -130,3 +130,32 @@ async def test_revoked_and_expired_tokens_are_refused(client: httpx.AsyncClient,
     ).status_code == 200
     client.cookies.clear()
     assert (await client.get("/api/v1/me", headers=auth)).status_code == 401
+
+
+async def test_a_bearer_token_s_last_use_is_stamped_coarsely(client: httpx.AsyncClient, session: AsyncSession) -> None:
+    from datetime import timedelta
+
+    from sqlalchemy import select, update
+
+    from dancu.accounts.models import ApiToken
+    from dancu.core.db import utcnow
+
+    official = await make_account(session, Role.OFFICIAL, HANOI)
+    csrf = await login(client, official.username)
+    created = (await client.post("/api/v1/tokens", json={"name": "device"}, headers={"X-CSRF-Token": csrf})).json()
+    auth = {"Authorization": f"Bearer {created['token']}"}
+    client.cookies.clear()
+
+    async def last_used() -> object:
+        return await session.scalar(select(ApiToken.last_used_at).where(ApiToken.id == created["id"]))
+
+    assert await last_used() is None
+    assert (await client.get("/api/v1/me", headers=auth)).status_code == 200
+    first = await last_used()
+    assert first is not None and abs((utcnow() - first).total_seconds()) < 60  # type: ignore[operator]
+    assert (await client.get("/api/v1/me", headers=auth)).status_code == 200
+    assert await last_used() == first  # within five minutes: no new write
+    old = utcnow() - timedelta(minutes=10)
+    await session.execute(update(ApiToken).where(ApiToken.id == created["id"]).values(last_used_at=old))
+    assert (await client.get("/api/v1/me", headers=auth)).status_code == 200
+    assert (await last_used()) > old  # type: ignore[operator]

@@ -119,7 +119,7 @@ async def actor_for_bearer(
     api_token, account, unit = found
     if api_token.last_used_at is None or now - api_token.last_used_at > LAST_USED_STEP:
         if on_stamp is None:
-            api_token.last_used_at = now
+            await repo.touch_tokens(session, {api_token.id: now})
         else:
             on_stamp(api_token.id, now)
     return actor_from(account, unit, ip=ip, request_id=request_id)
