@@ -140,3 +140,22 @@ def test_a_field_longer_than_the_csv_module_takes_is_left_to_the_row_by_row_read
     person = list(PEOPLE[0])
     person[7] = "x" * (csv.field_size_limit() + 1)
     assert by_columns(chunk([PEOPLE[1], person]), PLAIN_SHAPE, PLAIN) is None  # which reports it malformed
+
+
+def test_quoted_values_as_excel_writes_them_are_still_decided_column_wise() -> None:
+    """A comma in an address makes Excel quote it (and end lines with \\r\\n): polars splits the chunk, the
+    csv module re-reads the quoted lines; a line polars reads differently sends the chunk to the csv module."""
+    records = [list(p) for p in PEOPLE]
+    for r in records[::3]:
+        r[7] = r[7] + ", tổ 5"
+    records[4][2] = 'Nguyễn "Tí" Văn'  # doubled quotes inside quotes
+    buffer = io.StringIO()
+    csv.writer(buffer).writerows(records)  # \r\n
+    text = buffer.getvalue()
+    got = by_columns(text, PLAIN_SHAPE, PLAIN)
+    same(got, by_rows(text, PLAIN_SHAPE, PLAIN))
+    assert got is not None and got.by_columns == len(PEOPLE) - 1  # all but the template's +84 phone
+    assert vector._split_quoted(text.encode(), ",", [f"f{i}" for i in range(13)]) is not None
+    multi_line = text.replace(", tổ 5", ",\ntổ 5", 1)  # a line break inside quotes: one record, two lines
+    assert vector._split_quoted(multi_line.encode(), ",", [f"f{i}" for i in range(13)]) is None
+    same(by_columns(multi_line, PLAIN_SHAPE, PLAIN), by_rows(multi_line, PLAIN_SHAPE, PLAIN))

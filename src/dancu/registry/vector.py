@@ -123,24 +123,13 @@ def check_chunk(data: bytes, delimiter: str, order: tuple[int, ...], fields: int
     import polars as pl
 
     names = [f"f{i}" for i in range(fields)]
-    if b'"' not in data and data.count(b"\r") == data.count(b"\r\n"):
-        # Without quotes, and with carriage returns only in line ends, a record is a line: polars splits
-        # the chunk (dropping the \r of a \r\n). It pads a short line and refuses a long one, so the
-        # delimiter count makes sure every line has exactly `fields`.
-        lines = data.count(b"\n")
-        if data.count(delimiter.encode()) == lines * (fields - 1):
-            try:
-                split = pl.read_csv(data, has_header=False, new_columns=names, quote_char=None,
-                                    separator=delimiter, schema=dict.fromkeys(names, pl.String),
-                                    empty_string_is_null=False, raise_if_empty=False)
-            except pl.exceptions.PolarsError:
-                split = None
-            # (a field longer than the csv module takes is its error to report, with the row number)
-            if split is not None and split.height == lines and (not lines or max(
-                    split.select(pl.all().str.len_chars().max()).row(0)) <= csv.field_size_limit()):
-                fixed = split
-                picked = fixed.select(pl.col(names[i]).alias(f) for f, i in zip(FIELDS, order, strict=True))
-                return check_frame(picked, lambda i: list(fixed.row(i)), order, fields, validator, tail)
+    split: pl.DataFrame | None = None
+    if data.count(b"\r") == data.count(b"\r\n"):  # carriage returns only in line ends
+        split = _split_plain(data, delimiter, names) if b'"' not in data else _split_quoted(data, delimiter, names)
+    if split is not None:
+        fixed = split
+        picked = fixed.select(pl.col(names[i]).alias(f) for f, i in zip(FIELDS, order, strict=True))
+        return check_frame(picked, lambda i: list(fixed.row(i)), order, fields, validator, tail)
     records = []
     try:
         text = io.StringIO(data.decode("utf-8") + END[0] + "\n", newline="")
@@ -156,6 +145,60 @@ def check_chunk(data: bytes, delimiter: str, order: tuple[int, ...], fields: int
     columns = list(zip(*(r if len(r) == fields else blank for r in records), strict=True)) or [()] * fields
     frame = pl.DataFrame({f: pl.Series(columns[i], dtype=pl.String) for f, i in zip(FIELDS, order, strict=True)})
     return check_frame(frame, records.__getitem__, order, fields, validator, tail)
+
+
+def _read(data: bytes, delimiter: str, names: list[str], quote: str | None) -> pl.DataFrame | None:
+    """polars' split of a chunk into `names` string columns, or None where it differs from the csv module's
+    for sure: an error (a line with more fields), or a field longer than the csv module takes (its error to
+    report, with the row number)."""
+    import polars as pl
+
+    try:
+        split = pl.read_csv(data, has_header=False, new_columns=names, quote_char=quote, separator=delimiter,
+                            schema=dict.fromkeys(names, pl.String), empty_string_is_null=False,
+                            raise_if_empty=False)
+    except pl.exceptions.PolarsError:
+        return None
+    if split.height and max(split.select(pl.all().str.len_chars().max()).row(0)) > csv.field_size_limit():
+        return None
+    return split
+
+
+def _split_plain(data: bytes, delimiter: str, names: list[str]) -> pl.DataFrame | None:
+    """A chunk without quotes: a record is a line, split at every delimiter (polars drops the \r of a \r\n).
+    polars pads a short line and refuses a long one, so the delimiter count makes sure every line has
+    exactly as many fields as the header."""
+    lines = data.count(b"\n")
+    if data.count(delimiter.encode()) != lines * (len(names) - 1):
+        return None
+    split = _read(data, delimiter, names, None)
+    return split if split is not None and split.height == lines else None
+
+
+def _split_quoted(data: bytes, delimiter: str, names: list[str]) -> pl.DataFrame | None:
+    """A chunk with quotes (Excel quotes every value with a comma): polars splits it by RFC 4180, and every
+    line with a quote is read again by the csv module, which must find that same record on that line alone
+    (a line break inside quotes, a stray quote or a doubled one read differently: None). The other lines
+    need exactly as many fields as the header."""
+    import polars as pl
+
+    lines = data.decode("utf-8").split("\n")
+    lines.pop()  # (the chunk ends with a line end)
+    quoted = [i for i, line in enumerate(lines) if '"' in line]
+    unquoted = pl.Series([lines[i] for i in range(len(lines)) if '"' not in lines[i]], dtype=pl.String)
+    if len(unquoted) and (unquoted.str.count_matches(delimiter, literal=True) != len(names) - 1).any():
+        return None
+    split = _read(data, delimiter, names, '"')
+    if split is None or split.height != len(lines):
+        return None
+    try:
+        for i in quoted:
+            records = list(csv.reader([lines[i]], delimiter=delimiter))
+            if len(records) != 1 or records[0] != list(split.row(i)):
+                return None
+    except csv.Error:
+        return None
+    return split
 
 
 @functools.lru_cache(maxsize=4)
