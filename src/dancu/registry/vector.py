@@ -9,7 +9,8 @@ every value already in its stored form (no spaces to strip, single spaces, chara
 dates written YYYY-MM-DD or dd/mm/yyyy, a 10-digit phone). Every other row (any doubt, any error, a blank
 line, a wrong field count) goes through `RowValidator.check_fast` as before, so a row gets the same outcome
 either way; tests/registry/test_vector.py compares the two paths on clean and damaged rows. A chunk with
-quotes is split by the csv module, then checked the same way.
+quotes is split by polars too, its quoted lines re-read by the csv module (`_split_quoted`); when they
+disagree, or a carriage return is not a line end, the csv module splits the chunk.
 
 `SAFE_TEXT` is the set of characters for which the column-wise fold gives `fold_name`'s result: printable
 ASCII without the backslash (COPY's escape character) and the precomposed Latin letters (Vietnamese among
