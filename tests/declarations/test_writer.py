@@ -78,3 +78,39 @@ async def test_a_batch_with_a_bad_declaration_writes_the_others(
     assert ids == {good.id, again["id"]}
     bad_rows = select(func.count()).select_from(Declaration).where(Declaration.pass_id == "bad-pass")
     assert await session.scalar(bad_rows) == 0
+
+
+async def test_a_batch_is_stored_column_for_column_as_handed_to_the_writer(
+    session: AsyncSession, keyring: Keyring, writer: DeclarationWriter
+) -> None:
+    """Several declarations in one batch (PostgreSQL: one statement with their notices and audit events):
+    every column as it was handed over, each notice on its own declaration and unit, the chain intact."""
+    hcm = await hcmc_commune(session)
+    seen: list[Issued] = []
+
+    class Capture(DeclarationWriter):
+        async def submit(self, items, session=None):  # type: ignore[no-untyped-def]
+            seen.extend(items)
+            return await super().submit(items, session)
+
+    capture = Capture(writer.db)
+    for i in range(3):
+        person = await make_person(session, full_name=f"Phạm Thị Lô {i}")
+        citizen = await actor(session, Role.CITIZEN, HANOI_COMMUNE, person)
+        await service.create_declaration(session, citizen, trip_in(person, destination_unit_code=hcm),
+                                         keyring=keyring, writer=capture)
+    rows = []
+    for n, issued in enumerate(seen):  # the same three again, as one batch, under new ids
+        row = {**issued.row, "id": issued.row["id"] + 300_000 + n, "pass_id": f"batch-{n}",
+               "symptoms": ["cough", "fever"][: n], "places_visited": None if n else "Chợ Bến Thành"}
+        rows.append(dataclasses.replace(issued, row=row, movement=dataclasses.replace(
+            issued.movement, declaration_id=row["id"])))
+    assert await writer.submit(rows) == [True, True, True]
+    for issued in rows:
+        stored = await session.get(Declaration, issued.row["id"])
+        assert stored is not None
+        assert {c: getattr(stored, c) for c in issued.row} == issued.row
+        notices = (await session.execute(select(Notice.kind, Notice.unit_code)
+                                         .where(Notice.declaration_id == issued.row["id"]))).all()
+        assert sorted(notices) == [("arrival", hcm), ("departure", issued.row["origin_unit_code"])]
+    assert (await verify_chain(session)).ok
