@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
+from typing import Any
 
 import httpx
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -115,12 +116,18 @@ async def test_official_creates_accounts_only_in_own_subtree(client: httpx.Async
     assert [a["username"] for a in listed["items"]] == ["officer.bd"]
 
 
+async def device_token(client: httpx.AsyncClient, username: str) -> tuple[dict[str, Any], dict[str, str]]:
+    """A bearer token made by `username` on the tokens API (the token's JSON, its Authorization header); the
+    client is logged out afterwards."""
+    csrf = await login(client, username)
+    created = (await client.post("/api/v1/tokens", json={"name": "device"}, headers={"X-CSRF-Token": csrf})).json()
+    client.cookies.clear()
+    return created, {"Authorization": f"Bearer {created['token']}"}
+
+
 async def test_revoked_and_expired_tokens_are_refused(client: httpx.AsyncClient, session: AsyncSession) -> None:
     official = await make_account(session, Role.OFFICIAL, HANOI)
-    csrf = await login(client, official.username)
-    created = (await client.post("/api/v1/tokens", json={"name": "device"}, headers={"X-CSRF-Token": csrf})).json()
-    auth = {"Authorization": f"Bearer {created['token']}"}
-    client.cookies.clear()
+    created, auth = await device_token(client, official.username)
     assert (await client.get("/api/v1/me", headers=auth)).status_code == 200
     await login(client, official.username)
     page = await client.get("/tokens")
@@ -141,10 +148,7 @@ async def test_a_bearer_token_s_last_use_is_stamped_coarsely(client: httpx.Async
     from dancu.core.db import utcnow
 
     official = await make_account(session, Role.OFFICIAL, HANOI)
-    csrf = await login(client, official.username)
-    created = (await client.post("/api/v1/tokens", json={"name": "device"}, headers={"X-CSRF-Token": csrf})).json()
-    auth = {"Authorization": f"Bearer {created['token']}"}
-    client.cookies.clear()
+    created, auth = await device_token(client, official.username)
 
     async def last_used() -> object:
         return await session.scalar(select(ApiToken.last_used_at).where(ApiToken.id == created["id"]))

@@ -29,6 +29,17 @@ def writer(database: TestDatabase) -> DeclarationWriter:
     return DeclarationWriter(database)
 
 
+def capturing(writer: DeclarationWriter, seen: list[Issued]) -> DeclarationWriter:
+    """A writer on the same database that also keeps what it was handed in `seen`."""
+
+    class Capture(DeclarationWriter):
+        async def submit(self, items, session=None):  # type: ignore[no-untyped-def]
+            seen.extend(items)
+            return await super().submit(items, session)
+
+    return Capture(writer.db)
+
+
 async def test_declarations_are_stored_by_the_writer_with_notices_and_audit(
     session: AsyncSession, keyring: Keyring, writer: DeclarationWriter
 ) -> None:
@@ -58,13 +69,7 @@ async def test_a_batch_with_a_bad_declaration_writes_the_others(
     person = await make_person(session, full_name="Trần Thị Đúng")
     citizen = await actor(session, Role.CITIZEN, HANOI_COMMUNE, person)
     seen: list[Issued] = []
-
-    class Capture(DeclarationWriter):
-        async def submit(self, items, session=None):  # type: ignore[no-untyped-def]
-            seen.extend(items)
-            return await super().submit(items, session)
-
-    capture = Capture(writer.db)
+    capture = capturing(writer, seen)
     good = await service.create_declaration(session, citizen, trip_in(person), keyring=keyring, writer=capture)
     [issued] = seen
     # Another declaration whose person does not exist: its insert violates a foreign key.
@@ -87,13 +92,7 @@ async def test_a_batch_is_stored_column_for_column_as_handed_to_the_writer(
     every column as it was handed over, each notice on its own declaration and unit, the chain intact."""
     hcm = await hcmc_commune(session)
     seen: list[Issued] = []
-
-    class Capture(DeclarationWriter):
-        async def submit(self, items, session=None):  # type: ignore[no-untyped-def]
-            seen.extend(items)
-            return await super().submit(items, session)
-
-    capture = Capture(writer.db)
+    capture = capturing(writer, seen)
     for i in range(3):
         person = await make_person(session, full_name=f"Phạm Thị Lô {i}")
         citizen = await actor(session, Role.CITIZEN, HANOI_COMMUNE, person)
