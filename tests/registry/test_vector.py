@@ -28,7 +28,7 @@ def by_rows(text: str, shape: Shape, validator: RowValidator) -> vector.Checked:
 
 
 def by_columns(text: str, shape: Shape, validator: RowValidator) -> vector.Checked | None:
-    return vector.check_chunk(text.encode(), ",", shape.order, shape.fields, validator, TAIL)
+    return vector.check_chunk(text.encode(), ",", shape, validator, TAIL)
 
 
 def chunk(records: list[list[str]], end: str = "\n") -> str:

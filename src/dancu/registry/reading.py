@@ -244,7 +244,7 @@ def read_chunk(data: bytes, plan: ReadPlan, validator: RowValidator) -> ChunkRes
     column-wise (vector.py: polars, which runs outside the GIL) with the row-by-row check for the rest."""
     if not data.endswith((b"\n", b"\r")):
         data += b"\n"  # the file's last line: a line end changes nothing
-    got = vector.check_chunk(data, plan.delimiter, plan.shape.order, plan.shape.fields, validator, plan.tail)
+    got = vector.check_chunk(data, plan.delimiter, plan.shape, validator, plan.tail)
     if got is None:
         return ChunkResult(clean=False)  # read in-process, where the error gets its row number
     return ChunkResult(True, got.records, got.read, array("q", got.ids), array("q", got.numbers), got.copy,

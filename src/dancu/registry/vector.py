@@ -39,12 +39,13 @@ from dancu.registry.validation import (
     HOUSEHOLD_ID_MAX,
     NAME_MAX,
     RELATION_MAX,
-    PersonRow,
     RowValidator,
 )
 
 if TYPE_CHECKING:
     import polars as pl
+
+    from dancu.registry.reading import Shape
 
 
 def _safe_letters() -> dict[str, str]:
@@ -115,22 +116,22 @@ def _plain(col: pl.Expr, limit: int) -> pl.Expr:
             & ~col.str.ends_with(" ") & (col.str.len_chars() <= limit))
 
 
-def check_chunk(data: bytes, delimiter: str, order: tuple[int, ...], fields: int, validator: RowValidator,
-                tail: str) -> Checked | None:
+def check_chunk(data: bytes, delimiter: str, shape: Shape, validator: RowValidator, tail: str) -> Checked | None:
     """The records of a chunk of a CSV (UTF-8, from the start of a record, ending with a line end, numbered
     from 1), checked and COPY-encoded; None when the chunk did not end between two records or the csv module
-    gave up on one (the caller then reads on row by row, where the error gets its row number). `order[i]`:
-    the field index of validation.COLUMNS[i]; `fields`: the header's field count."""
+    gave up on one (the caller then reads on row by row, where the error gets its row number). `shape`: where
+    the file's columns are."""
     import polars as pl
 
+    fields = shape.fields
     names = [f"f{i}" for i in range(fields)]
     split: pl.DataFrame | None = None
     if data.count(b"\r") == data.count(b"\r\n"):  # carriage returns only in line ends
         split = _split_plain(data, delimiter, names) if b'"' not in data else _split_quoted(data, delimiter, names)
     if split is not None:
         fixed = split
-        picked = fixed.select(pl.col(names[i]).alias(f) for f, i in zip(FIELDS, order, strict=True))
-        return check_frame(picked, lambda i: list(fixed.row(i)), order, fields, validator, tail)
+        picked = fixed.select(pl.col(names[i]).alias(f) for f, i in zip(FIELDS, shape.order, strict=True))
+        return check_frame(picked, lambda i: list(fixed.row(i)), shape, validator, tail)
     records = []
     try:
         text = io.StringIO(data.decode("utf-8") + END[0] + "\n", newline="")
@@ -144,8 +145,8 @@ def check_chunk(data: bytes, delimiter: str, order: tuple[int, ...], fields: int
         return None
     blank = [""] * fields
     columns = list(zip(*(r if len(r) == fields else blank for r in records), strict=True)) or [()] * fields
-    frame = pl.DataFrame({f: pl.Series(columns[i], dtype=pl.String) for f, i in zip(FIELDS, order, strict=True)})
-    return check_frame(frame, records.__getitem__, order, fields, validator, tail)
+    frame = pl.DataFrame({f: pl.Series(columns[i], dtype=pl.String) for f, i in zip(FIELDS, shape.order, strict=True)})
+    return check_frame(frame, records.__getitem__, shape, validator, tail)
 
 
 def _read(data: bytes, delimiter: str, names: list[str], quote: str | None) -> pl.DataFrame | None:
@@ -249,13 +250,15 @@ def _expressions(communes: frozenset[str], today: date, tail: str) -> tuple[pl.E
     return usual, line, nid.cast(pl.Int64, strict=False)
 
 
-def check_frame(frame: pl.DataFrame, raw: Callable[[int], list[str]], order: tuple[int, ...], fields: int,
-                validator: RowValidator, tail: str) -> Checked:
-    """`frame`: a chunk's records as `FIELDS` columns (a record without exactly `fields` fields as empty
-    strings); `raw(i)`: record i as the csv module reads it, for the rows decided row by row."""
+def check_frame(frame: pl.DataFrame, raw: Callable[[int], list[str]], shape: Shape, validator: RowValidator,
+                tail: str) -> Checked:
+    """`frame`: a chunk's records as `FIELDS` columns (a record without exactly `shape.fields` fields as empty
+    strings); `raw(i)`: record i as the csv module reads it, for the rows decided row by row — by
+    `reading.sort_rows` itself, one record at a time."""
     import polars as pl
 
     from dancu.registry.bulkload import copy_text
+    from dancu.registry.reading import sort_rows
 
     n = frame.height
     if n == 0:
@@ -266,21 +269,18 @@ def check_frame(frame: pl.DataFrame, raw: Callable[[int], list[str]], order: tup
         ok, pl.when(ok).then(line).alias("copy"), pl.when(ok).then(national_id).alias("nid"))
     copy, ids = out.get_column("copy"), out.get_column("nid")
     rejects: list[tuple[int, list[str], str]] = []
-    blank = 0
+    read = n
     unusual = out.get_column("usual").not_().arg_true().to_list()
     if unusual:
         fixed_at, fixed_lines, fixed_ids = [], [], []
         for i in unusual:
-            record = raw(i)
-            row = _check_one(record, order, fields, validator)
-            if row is None:
-                blank += 1
-            elif isinstance(row, str):
-                rejects.append((i + 1, record, row))
-            else:
+            got = sort_rows([raw(i)], validator.check_fast, shape, i + 1, False)
+            read -= 1 - got.read  # a blank record is not a row
+            rejects.extend(got.rejects)
+            if got.rows:
                 fixed_at.append(i)
-                fixed_lines.append(copy_text([row], tail).decode().removesuffix("\n"))
-                fixed_ids.append(int(row[0]))
+                fixed_lines.append(copy_text(got.rows, tail).decode().removesuffix("\n"))
+                fixed_ids.append(int(got.rows[0][0]))
         if fixed_at:
             copy = copy.scatter(fixed_at, fixed_lines)
             ids = ids.scatter(fixed_at, fixed_ids)
@@ -291,19 +291,7 @@ def check_frame(frame: pl.DataFrame, raw: Callable[[int], list[str]], order: tup
         buffer = io.BytesIO()
         pl.DataFrame({"copy": copy.filter(kept)}).write_csv(buffer, include_header=False, quote_style="never")
         data = buffer.getvalue()
-    return Checked(n, n - blank, ids.filter(kept).to_list(), numbers, data, rejects, n - len(unusual))
-
-
-def _check_one(raw: list[str], order: tuple[int, ...], fields: int,
-               validator: RowValidator) -> PersonRow | str | None:
-    """`reading.sort_rows` for one record: None for a blank one, the reasons for a rejected one."""
-    if not any(raw):
-        return None
-    width = max(order) + 1
-    if len(raw) < width or (len(raw) > fields and any(raw[fields:])):
-        return f"the row has {len(raw)} fields, the header {fields}"
-    result = validator.check_fast([raw[i] for i in order])
-    return "; ".join(result) if isinstance(result, list) else result
+    return Checked(n, read, ids.filter(kept).to_list(), numbers, data, rejects, n - len(unusual))
 
 
 __all__ = ["SAFE_LETTERS", "SAFE_TEXT", "Checked", "check_chunk", "check_frame"]
