@@ -78,6 +78,16 @@ def pg_reserve_ids(n: str) -> str:
             f"FROM generate_series(1, {n}::int))")
 
 
+_PG_LOCK_AND_RESERVE = f"SELECT {pg_reserve_ids('$2')} FROM {pg_lock_from('$1')}"
+
+
+async def pg_lock_and_reserve(pg: Any, chain: int, n: int) -> list[int]:
+    """The first statement of such a transaction when it has nothing else to ask: lock `chain` until commit,
+    and the ids for the next `n` events, ascending."""
+    ids = await pg.fetchval(_PG_LOCK_AND_RESERVE, pg_lock_key(chain), n)
+    return sorted(int(i) for i in ids)
+
+
 _APPEND_COLUMNS = ", ".join(c.name for c in AuditEvent.__table__.columns if c.name not in ("prev_hash", "hash"))
 
 

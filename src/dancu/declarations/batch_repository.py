@@ -3,11 +3,10 @@
 Written statement by statement, a batch took seven round trips (BEGIN, the declarations, the notices, the
 audit chain's lock, its head, the events, COMMIT), each ~0.1 ms of Python CPU: about a fifth of a
 declaration's CPU at the batch sizes of a busy server (~8). Now, as for passages (checkpoints/
-batch_repository.py):
-
-1. `lock_and_reserve`: takes the audit chain's lock and reserves the events' ids;
-2. `write`: inserts the declarations, their notices and the audit events, hashed in the statement
-   (`audit.repository.pg_append_ctes`), in one statement. Rows travel as JSON (json_populate_recordset).
+batch_repository.py), the writer takes the audit chain's lock and reserves the events' ids
+(`audit.repository.pg_lock_and_reserve`), then `write` inserts the declarations, their notices and the audit
+events, hashed in the statement (`audit.repository.pg_append_ctes`), in one statement. Rows travel as JSON
+(json_populate_recordset).
 """
 
 from __future__ import annotations
@@ -25,8 +24,6 @@ from dancu.notifications.repository import NOTICE_COLUMNS
 _COLS = ", ".join(c.name for c in Declaration.__table__.columns)
 _NOTICES = ", ".join(NOTICE_COLUMNS)
 
-_LOCK_AND_RESERVE = f"SELECT {audit_repo.pg_reserve_ids('$2')} FROM {audit_repo.pg_lock_from('$1')}"
-
 _WRITE = f"""WITH RECURSIVE declarations_insert AS (
   INSERT INTO declarations ({_COLS}) SELECT {_COLS} FROM json_populate_recordset(NULL::declarations, $1::json)
 ), notices_insert AS (
@@ -35,12 +32,6 @@ _WRITE = f"""WITH RECURSIVE declarations_insert AS (
 ), {audit_repo.pg_append_ctes('$3', '$4', '$5', 'true')}
 SELECT array_agg(id ORDER BY id) FROM notices_insert"""
 # (notice ids come from the table's sequence in row order, so ordering them by id gives the rows' order)
-
-
-async def lock_and_reserve(pg: Any, chain: int, n: int) -> list[int]:
-    """Lock the audit chain until commit; ids for the next `n` events, ascending."""
-    ids = await pg.fetchval(_LOCK_AND_RESERVE, audit_repo.pg_lock_key(chain), n)
-    return sorted(int(i) for i in ids)
 
 
 async def write(pg: Any, declarations: Sequence[Mapping[str, Any]], notices: Sequence[Mapping[str, Any]],

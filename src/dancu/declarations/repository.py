@@ -9,13 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 from datetime import UTC, date, datetime
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import ColumnElement, Select, Table, and_, bindparam, func, insert, or_, select, text, true
+from sqlalchemy import ColumnElement, Select, and_, bindparam, func, or_, select, text, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from dancu.accounts.permissions import Actor
-from dancu.core.db import PgInsert, detached, driver, is_postgresql
+from dancu.core.db import detached, driver, is_postgresql
 from dancu.declarations.models import Declaration
 from dancu.declarations.schemas import PassStatus, Status
 from dancu.registry.models import Person
@@ -123,20 +123,6 @@ async def reserve_ids(session: AsyncSession, n: int) -> list[int]:
     rows = await session.execute(
         text("SELECT nextval(pg_get_serial_sequence('declarations', 'id')) FROM generate_series(1, :n)"), {"n": n})
     return [int(r[0]) for r in rows]
-
-
-_INSERT_ROWS = insert(cast(Table, Declaration.__table__))
-
-
-_INSERT_ROWS_PG = PgInsert(cast(Table, Declaration.__table__))
-
-
-async def insert_rows(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
-    """Declarations as column dicts, ids included (the group-commit writer: no ORM objects)."""
-    if is_postgresql(session):
-        await _INSERT_ROWS_PG.execute(await driver(session), rows)
-        return
-    await session.execute(_INSERT_ROWS, list(rows))
 
 
 async def add(session: AsyncSession, declaration: Declaration) -> Declaration:

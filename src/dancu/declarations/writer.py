@@ -15,12 +15,12 @@ from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from dancu.accounts import repository as accounts_repo
-from dancu.audit.service import Event, appending, chain_for, record_events
-from dancu.core.db import Database, driver, is_postgresql
+from dancu.audit import repository as audit_repo
+from dancu.audit.service import Event, appending, chain_for
+from dancu.core.db import Database, driver
 from dancu.core.groupcommit import GroupCommit
 from dancu.declarations import batch_repository as batch_repo
-from dancu.declarations import repository as repo
-from dancu.notifications.service import Movement, finish_notices, notify_movements, prepare_notices
+from dancu.notifications.service import Movement, finish_notices, prepare_notices
 
 TokenUse = tuple[int, datetime]  # a bearer token's id and its last use, to stamp
 
@@ -37,26 +37,14 @@ class Issued:
 
 
 async def write_issued(session: AsyncSession, items: Sequence[Issued]) -> list[bool]:
-    if is_postgresql(session):
-        return await _write_issued_pg(session, items)
-    await repo.insert_rows(session, [i.row for i in items])
-    await notify_movements(session, [i.movement for i in items])
-    used = dict(i.token_use for i in items if i.token_use is not None)
-    if used:
-        await accounts_repo.touch_tokens(session, used)
-    # Last: the audit chain's lock is then held only until the commit.
-    await record_events(session, [i.event for i in items])
-    return [True] * len(items)
-
-
-async def _write_issued_pg(session: AsyncSession, items: Sequence[Issued]) -> list[bool]:
-    """The same rows in two statements (batch_repository.py); token stamps first, in id order."""
+    """A batch in two statements (batch_repository.py), after the due token stamps (their own UPDATE, rows
+    locked in id order)."""
     used = dict(i.token_use for i in items if i.token_use is not None)
     if used:
         await accounts_repo.touch_tokens(session, used)
     pg = await driver(session)
     chain = chain_for(session)
-    event_ids = await batch_repo.lock_and_reserve(pg, chain, len(items))
+    event_ids = await audit_repo.pg_lock_and_reserve(pg, chain, len(items))
     notices = await prepare_notices(session, [i.movement for i in items])
     notice_ids = await batch_repo.write(pg, [i.row for i in items], notices.rows,
                                         appending([i.event for i in items], chain, event_ids))
