@@ -62,19 +62,17 @@ async def token_with_account(
     found = await (await driver(session)).fetchrow(_PG_TOKEN_WITH_ACCOUNT, token_hash, now)
     if found is None:
         return None
-    values, parts = list(found.values()), []
-    for model, start, end in _PG_TOKEN_PARTS:
-        parts.append(detached(model, dict(zip(_COLUMNS[model], values[start:end], strict=True))))
-    return cast(ApiToken, parts[0]), cast(Account, parts[1]), cast(Unit, parts[2])
+    # The token's columns, then the account's, then the unit's: each zip stops at its model's last column
+    # before it takes a value more from the row (the column names come first).
+    values = iter(found.values())
+    token, account, unit = (dict(zip(_COLUMNS[m], values, strict=False)) for m in (ApiToken, Account, Unit))
+    return detached(ApiToken, token), detached(Account, account), detached(Unit, unit)
 
 
 _COLUMNS: dict[type[Any], list[str]] = {m: [c.name for c in m.__table__.columns] for m in (ApiToken, Account, Unit)}
-_PG_TOKEN_PARTS = ((ApiToken, 0, len(_COLUMNS[ApiToken])),
-                   (Account, len(_COLUMNS[ApiToken]), len(_COLUMNS[ApiToken]) + len(_COLUMNS[Account])),
-                   (Unit, len(_COLUMNS[ApiToken]) + len(_COLUMNS[Account]), None))
 _PG_TOKEN_WITH_ACCOUNT = (
-    "SELECT " + ", ".join([f"t.{c}" for c in _COLUMNS[ApiToken]] + [f"a.{c}" for c in _COLUMNS[Account]]
-                          + [f"u.{c}" for c in _COLUMNS[Unit]])
+    "SELECT " + ", ".join(f"{alias}.{c}" for alias, m in (("t", ApiToken), ("a", Account), ("u", Unit))
+                          for c in _COLUMNS[m])
     + " FROM api_tokens t JOIN accounts a ON a.id = t.account_id JOIN units u ON u.code = a.unit_code"
       " WHERE t.token_hash = $1 AND t.revoked_at IS NULL AND (t.expires_at IS NULL OR t.expires_at > $2)"
       " AND a.is_active"
