@@ -168,6 +168,11 @@ def cpu_by_role(base_url: str) -> dict[str, float]:
     return out
 
 
+def postgres_cpu(dbname: str) -> float:
+    """CPU seconds so far of the live PostgreSQL backends serving `dbname` (one that exits takes its share)."""
+    return sum(cpu for _, _, cmd, cpu in _processes().values() if cmd.startswith("postgres:") and f" {dbname} " in cmd)
+
+
 def cpu_per_request(before: dict[str, float], after: dict[str, float], requests: int) -> str:
     """'server 612 µs + postgres 301 µs + wrk 40 µs = 953 µs' per request between two readings."""
     per = {k: (after[k] - before.get(k, 0.0)) / max(requests, 1) * 1e6 for k in after}

@@ -32,7 +32,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _server import throwaway_database
+from _server import postgres_cpu, throwaway_database
 from sqlalchemy import text
 
 from dancu.core.db import Database
@@ -44,20 +44,6 @@ from dancu.registry.reading import ParallelReader
 from dancu.registry.seed import generate_people, load_communes
 from dancu.registry.validation import COLUMNS, PERSON_COLUMNS, RowValidator, as_import_row
 from dancu.units.service import load_official_units
-
-
-def pg_cpu_seconds(dbname: str) -> float:
-    """CPU seconds used so far by the live PostgreSQL backends serving `dbname` (same host only)."""
-    total = 0
-    for pid in filter(str.isdigit, os.listdir("/proc")):
-        try:
-            title = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-            if title.startswith("postgres:") and f" {dbname} " in title:
-                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-                total += int(fields[11]) + int(fields[12])  # utime + stime, in clock ticks
-        except OSError:
-            continue
-    return total / os.sysconf("SC_CLK_TCK")
 
 
 def python_side(path: Path, communes: list[str], batch_size: int, parallel: bool) -> tuple[float, float]:
@@ -98,11 +84,11 @@ def path_taken(summary: ImportSummary, path: Path | None = None) -> str:
 
 async def timed_import(db: Database, dbname: str, path: Path, rows: int, batch_size: int, naive_rate: float,
                        label: str, bulk: bool | None = None) -> None:
-    started, cpu, pg_cpu = time.perf_counter(), time.process_time(), pg_cpu_seconds(dbname)
+    started, cpu, pg_cpu = time.perf_counter(), time.process_time(), postgres_cpu(dbname)
     summary = await import_file(db, path, errors_path=path.with_suffix(".errors.csv"), batch_size=batch_size,
                                 bulk=bulk, parallel=True)  # as `dancu registry import` does
     elapsed = time.perf_counter() - started
-    cpu, pg_cpu = time.process_time() - cpu, pg_cpu_seconds(dbname) - pg_cpu
+    cpu, pg_cpu = time.process_time() - cpu, postgres_cpu(dbname) - pg_cpu
     assert summary.imported == rows and summary.rejected == 0, summary
     print(f"{label} [{path_taken(summary, path)}]: {elapsed:.1f} s = {rows / elapsed:,.0f} rows/s "
           f"({rows / elapsed / naive_rate:.0f}x naive); load average now {os.getloadavg()[0]:.1f}")
