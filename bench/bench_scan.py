@@ -234,12 +234,36 @@ async def prepare(url: str, data_dir: Path, passes: int) -> dict[str, object]:
         await db.dispose()
 
 
+HISTORY_KEY = "history-"
+
+
+def add_history(dsn: str, checkpoint: int, n: int) -> None:
+    """n passages of the last 30 days (other passes, the register's people, this and other checkpoints), then
+    ANALYZE: the table a running system scans into, not an empty one. Statements planned against a table
+    that is empty at start-up keep plans made for a handful of rows (see docs/benchmarks.md)."""
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute(
+            "INSERT INTO passages (idempotency_key, checkpoint_id, officer_id, person_id, pass_id, code_kind, "
+            "direction, decision, verdict, method, origin_unit_code, destination_unit_code, scanned_at, recorded_at) "
+            "SELECT %(prefix)s || g, CASE WHEN g %% 4 = 0 THEN %(cp)s ELSE %(cp)s + 1 + g %% 50 END, 1, p.id, "
+            "md5(g::text)::varchar(16), 'travel_pass', 'in', 'confirm', 'green', 'usb', p.current_unit_code, "
+            "p.current_unit_code, now() - interval '1 day' - (g * interval '12 seconds'), "
+            "now() - interval '1 day' - (g * interval '12 seconds') "
+            "FROM generate_series(1, %(n)s) g "
+            "JOIN persons p ON p.id = 1 + g %% (SELECT count(*) FROM persons)",
+            {"prefix": HISTORY_KEY, "cp": checkpoint, "n": n},
+        )
+        conn.execute("ANALYZE")
+
+
 def check_database(dsn: str) -> dict[str, int]:
+    """Counts of this run's passages (the history added before it left out)."""
     with psycopg.connect(dsn) as conn:
         one = conn.execute(
             "SELECT count(*), count(DISTINCT idempotency_key), "
             "(SELECT coalesce(sum(count), 0) FROM passage_counts), (SELECT count(*) FROM notices), "
-            "(SELECT count(*) FROM audit_events WHERE action = 'passage:record') FROM passages"
+            "(SELECT count(*) FROM audit_events WHERE action = 'passage:record') FROM passages "
+            "WHERE idempotency_key NOT LIKE %s", (HISTORY_KEY + "%",)
         ).fetchone()
     assert one is not None
     return {"passages": one[0], "distinct_keys": one[1], "counted": one[2], "notices": one[3], "batches": one[4]}
@@ -313,6 +337,8 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--passes", type=int, default=40_000)
     parser.add_argument("--replay", type=int, default=200)
+    parser.add_argument("--history", type=int, default=200_000,
+                        help="passages recorded before the run (0: start from an empty table)")
     args = parser.parse_args()
     ensure_wrk()
     dsn = f"host=127.0.0.1 port=5432 user=postgres dbname={DB_NAME}"
@@ -322,6 +348,9 @@ def main() -> None:
         print(f"preparing {args.passes:,} people with signed passes …", flush=True)
         setup = asyncio.run(prepare(url, data_dir, args.passes))
         token, checkpoint, codes = str(setup["token"]), int(setup["checkpoint"]), setup["codes"]  # type: ignore[call-overload]
+        if args.history:
+            print(f"adding {args.history:,} passages of the last 30 days …", flush=True)
+            add_history(dsn, checkpoint, args.history)
         codes_file = Path(tmp) / "codes.txt"
         codes_file.write_text("\n".join(codes))  # type: ignore[arg-type]
         script = Path(tmp) / "passages.lua"
