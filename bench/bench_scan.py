@@ -7,6 +7,12 @@ Debian's `wrk` (C, one thread) as the load generator:
   1. GET /healthz                                   -> the server's hello-world rate, for the ratio
   2. POST /api/v1/checkpoints/{id}/passages         -> every request a distinct pass and idempotency key
 
+Before the measured run, like a server that has been up for a while: `--history` passages of the last 30
+days (default 200,000) and `--warmup` seconds of scans with other passes (default 3), then ANALYZE, as
+autovacuum would within a minute. Against empty tables (`--history 0 --warmup 0`) the cached plans of the
+batch statements are made for a few rows and kept for the whole run, so each batch scans more as the
+tables grow (docs/benchmarks.md, sixth session).
+
 Then the database is checked: passages == number of 201s (nothing lost, nothing extra), no duplicate keys,
 one count per passage in passage_counts, two notices per passage, and replaying some keys answers 200 with
 the same passage.
@@ -280,6 +286,11 @@ def settled(dsn: str) -> dict[str, int]:
         last = now
 
 
+def since(before: dict[str, int], now: dict[str, int]) -> dict[str, int]:
+    """The counts added since `before` (the warm-up's passages left out)."""
+    return {k: now[k] - before[k] for k in now}
+
+
 def replay(base: str, token: str, checkpoint: int, dsn: str, n: int) -> tuple[int, int]:
     """Re-send n recorded passages with their keys: each must answer 200 with the passage recorded first."""
     with psycopg.connect(dsn) as conn:
@@ -339,6 +350,8 @@ def main() -> None:
     parser.add_argument("--replay", type=int, default=200)
     parser.add_argument("--history", type=int, default=200_000,
                         help="passages recorded before the run (0: start from an empty table)")
+    parser.add_argument("--warmup", type=int, default=3,
+                        help="seconds of scans with other passes before the run, then ANALYZE (0: none)")
     args = parser.parse_args()
     ensure_wrk()
     dsn = f"host=127.0.0.1 port=5432 user=postgres dbname={DB_NAME}"
@@ -351,14 +364,26 @@ def main() -> None:
         if args.history:
             print(f"adding {args.history:,} passages of the last 30 days …", flush=True)
             add_history(dsn, checkpoint, args.history)
-        codes_file = Path(tmp) / "codes.txt"
-        codes_file.write_text("\n".join(codes))  # type: ignore[arg-type]
+        warm = len(codes) // 4 if args.warmup else 0  # type: ignore[arg-type]
+        codes_file, warm_file = Path(tmp) / "codes.txt", Path(tmp) / "warm.txt"
+        codes_file.write_text("\n".join(codes[warm:]))  # type: ignore[index]
+        warm_file.write_text("\n".join(codes[:warm]))  # type: ignore[index]
         script = Path(tmp) / "passages.lua"
         script.write_text(LUA)
         env = {"CODES_FILE": str(codes_file), "TOKEN": token, "CHECKPOINT": str(checkpoint),
                "RUN": uuid.uuid4().hex[:8], "THREADS": "1", "SCANNED_AT": utcnow().isoformat()}
         with running_server(url, workers=2, data_dir=data_dir) as base:
             run_wrk(f"{base}/healthz", connections=8, seconds=2)  # warm-up
+            before = {"passages": 0, "distinct_keys": 0, "counted": 0, "notices": 0, "batches": 0}
+            if args.warmup:
+                # A server that has been up a while: audit events and passages written, and the tables
+                # analysed (as autovacuum does within a minute), which replans the cached statements.
+                run_wrk(f"{base}/", connections=args.connections, seconds=args.warmup, script=str(script),
+                        env={**env, "CODES_FILE": str(warm_file), "RUN": "warm"})
+                before = settled(dsn)
+                with psycopg.connect(dsn, autocommit=True) as conn:
+                    conn.execute("ANALYZE")
+                time.sleep(0.5)  # that backend gone before the CPU readings start
             cpu0 = cpu_by_role(base)
             hello = run_wrk(f"{base}/healthz", connections=args.connections, seconds=args.seconds)
             cpu1 = cpu_by_role(base)
@@ -366,9 +391,9 @@ def main() -> None:
                             env=env)
             cpu2 = cpu_by_role(base)
             cpu = (cpu_per_request(cpu0, cpu1, hello.requests), cpu_per_request(cpu1, cpu2, scans.requests))
-            db = settled(dsn)
+            db = since(before, settled(dsn))
             replayed = replay(base, token, checkpoint, dsn, args.replay)
-            after = check_database(dsn)
+            after = since(before, check_database(dsn))
     if not report(args, hello, scans, db, after, replayed, cpu):
         sys.exit(1)
 
