@@ -21,13 +21,14 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from pydantic_core import from_json, to_json
+from pydantic_core import from_json
 
 from dancu.audit import repository as audit_repo
 from dancu.audit.service import Appending
 from dancu.checkpoints.models import Passage
 from dancu.checkpoints.passage_repository import COUNT_KEY
 from dancu.checkpoints.scanning import PassRecord
+from dancu.core.db import json_rows
 from dancu.declarations.repository import derived_status
 from dancu.notifications.repository import NOTICE_COLUMNS
 
@@ -104,15 +105,10 @@ _WRITE = f"""WITH RECURSIVE inserted AS (
 SELECT (SELECT ok FROM complete), (SELECT array_agg(id ORDER BY id) FROM notices_insert)"""
 
 
-def _json(value: object) -> str:
-    """Rows as JSON text, dates and datetimes in ISO 8601 (pydantic's serialiser: a fraction of json.dumps)."""
-    return to_json(value).decode()
-
-
 async def write(pg: Any, passages: Sequence[Mapping[str, Any]], notices: Sequence[Mapping[str, Any]],
                 counts: Sequence[Mapping[str, Any]], audit: Appending) -> tuple[bool, list[int]]:
     """(True, the notices' ids in row order) when every passage was inserted; (False, []) when a key was
     already taken, and then nothing else was written: the caller rolls the transaction back."""
-    ok, notice_ids = await pg.fetchrow(_WRITE, _json(passages), len(passages), _json(notices), _json(counts),
-                                       _json(audit.rows), audit.canonical, audit.chain)
+    ok, notice_ids = await pg.fetchrow(_WRITE, json_rows(passages), len(passages), json_rows(notices),
+                                       json_rows(counts), json_rows(audit.rows), audit.canonical, audit.chain)
     return bool(ok), list(notice_ids or [])

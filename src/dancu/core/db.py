@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
+from pydantic_core import to_json
 from sqlalchemy import JSON, DateTime, MetaData, Table, event
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Engine
@@ -168,6 +169,12 @@ def detached(cls: type[_M], values: Mapping[str, Any]) -> _M:
     obj: _M = cls._sa_class_manager.new_instance()  # type: ignore[attr-defined]
     obj.__dict__.update(values)
     return obj
+
+
+def json_rows(value: object) -> str:
+    """Rows as JSON text for a `json_populate_recordset` parameter, dates and datetimes in ISO 8601
+    (pydantic's serialiser: a fraction of json.dumps)."""
+    return to_json(value).decode()
 
 
 class PgInsert:

@@ -14,10 +14,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from pydantic_core import to_json
-
 from dancu.audit import repository as audit_repo
 from dancu.audit.service import Appending
+from dancu.core.db import json_rows
 from dancu.declarations.models import Declaration
 from dancu.notifications.repository import NOTICE_COLUMNS
 
@@ -37,6 +36,6 @@ SELECT array_agg(id ORDER BY id) FROM notices_insert"""
 async def write(pg: Any, declarations: Sequence[Mapping[str, Any]], notices: Sequence[Mapping[str, Any]],
                 audit: Appending) -> list[int]:
     """Insert the batch; the notices' ids in row order."""
-    ids = await pg.fetchval(_WRITE, to_json(declarations).decode(), to_json(notices).decode(),
-                            to_json(audit.rows).decode(), audit.canonical, audit.chain)
+    ids = await pg.fetchval(_WRITE, json_rows(declarations), json_rows(notices), json_rows(audit.rows),
+                            audit.canonical, audit.chain)
     return list(ids or [])
