@@ -21,7 +21,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from PIL import Image
 
-from dancu.credentials import TravelPassClaims, base45, issue_hc1, issue_travel_pass, render_png, scan
+from dancu.credentials import TravelPassClaims, base45, dsc, issue_hc1, issue_travel_pass, render_png, scan
 from dancu.credentials.container import unwrap
 from dancu.credentials.hc1 import dcc_name
 from dancu.credentials.keyfiles import init_keys
@@ -60,6 +60,10 @@ def median_ms(fn: Callable[[], object], runs: int) -> float:
         fn()
         samples.append((time.perf_counter() - start) * 1000)
     return statistics.median(samples)
+
+
+def forget() -> None:
+    dsc._VERIFIED.clear()
 
 
 def main() -> None:
@@ -113,8 +117,11 @@ def main() -> None:
     measured = rates(
         {
             "limit": lambda: public_key.verify(signature, message, algorithm),
-            "scan_hc1": lambda: scan(hc1, keyring=keyring),
-            "scan_pass": lambda: scan(travel, keyring=keyring),
+            # A first scan: the memory of matching signatures emptied each time (dsc._VERIFIED).
+            "scan_hc1": lambda: (forget(), scan(hc1, keyring=keyring)),
+            "scan_pass": lambda: (forget(), scan(travel, keyring=keyring)),
+            # The same pass again, as the officer's confirm after the scan: the signature is remembered.
+            "rescan_pass": lambda: scan(travel, keyring=keyring),
             "issue_hc1": lambda: issue_hc1(
                 payload, keyring=keyring, iat=now, exp=now + timedelta(days=180), cert_type="v"
             ),
@@ -125,6 +132,7 @@ def main() -> None:
     )
     limit, scan_hc1, scan_pass = measured["limit"], measured["scan_hc1"], measured["scan_pass"]
     issue_cert, issue_pass, b45 = measured["issue_hc1"], measured["issue_pass"], measured["base45"]
+    rescan_pass = measured["rescan_pass"]
 
     png = render_png(hc1, 4)
     photo = Image.new("L", (1280, 720), 210)
@@ -152,6 +160,12 @@ def main() -> None:
             f"{scan_pass:,.0f}/s",
             f"{1e6 / scan_pass:.0f} µs",
             f"{scan_pass / limit:.2f} of limit (target ≥ 0.5)",
+        ),
+        (
+            "scan() travel pass again (confirm)",
+            f"{rescan_pass:,.0f}/s",
+            f"{1e6 / rescan_pass:.0f} µs",
+            f"{rescan_pass / scan_pass:.2f} × a first scan (signature remembered)",
         ),
         (
             "issue HC1 (sign + encode)",
