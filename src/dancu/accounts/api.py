@@ -28,6 +28,7 @@ from dancu.accounts.schemas import (
     TokenCreated,
     TokenOut,
 )
+from dancu.core.ids import RowId
 from dancu.core.pagination import Page
 
 router = APIRouter(prefix="/api/v1", tags=["accounts"])
@@ -67,7 +68,7 @@ async def list_accounts(
     actor: Manager,
     session: DbSession,
     q: Annotated[str | None, Query(max_length=64)] = None,
-    page: Annotated[int, Query(ge=1)] = 1,
+    page: Annotated[int, Query(ge=1, le=100_000)] = 1,
     size: Annotated[int, Query(ge=1, le=100)] = 20,
 ) -> Page[AccountOut]:
     rows, total = await service.list_accounts(session, actor, q, (page - 1) * size, size)
@@ -81,12 +82,12 @@ async def create_account(body: AccountCreate, actor: Manager, session: DbSession
 
 
 @router.post("/accounts/{account_id}/deactivate")
-async def deactivate(account_id: int, actor: Manager, session: DbSession) -> AccountOut:
+async def deactivate(account_id: RowId, actor: Manager, session: DbSession) -> AccountOut:
     return AccountOut.model_validate(await service.set_active(session, actor, account_id, False))
 
 
 @router.post("/accounts/{account_id}/activate")
-async def activate(account_id: int, actor: Manager, session: DbSession) -> AccountOut:
+async def activate(account_id: RowId, actor: Manager, session: DbSession) -> AccountOut:
     return AccountOut.model_validate(await service.set_active(session, actor, account_id, True))
 
 
@@ -102,5 +103,5 @@ async def create_token(body: TokenCreate, actor: CurrentActor, session: DbSessio
 
 
 @router.post("/tokens/{token_id}/revoke")
-async def revoke_token(token_id: int, actor: CurrentActor, session: DbSession) -> TokenOut:
+async def revoke_token(token_id: RowId, actor: CurrentActor, session: DbSession) -> TokenOut:
     return TokenOut.model_validate(await service.revoke_token(session, actor, token_id))

@@ -28,6 +28,7 @@ from dancu.accounts.schemas import AccountCreate, ClaimIn, TokenCreate
 from dancu.accounts.security import csrf_token, csrf_valid
 from dancu.config import Settings
 from dancu.core.errors import DomainError
+from dancu.core.ids import RowId
 from dancu.core.pagination import Page
 from dancu.core.web import gettext_for, render
 
@@ -184,7 +185,7 @@ async def accounts_page(
     actor: Manager,
     session: DbSession,
     q: Annotated[str | None, Query(max_length=64)] = None,
-    page: Annotated[int, Query(ge=1)] = 1,
+    page: Annotated[int, Query(ge=1, le=100_000)] = 1,
 ) -> Response:
     size = 25
     rows, total = await service.list_accounts(session, actor, q, (page - 1) * size, size)
@@ -256,7 +257,7 @@ async def new_account_submit(
 
 @router.post("/accounts/{account_id}/active")
 async def toggle_active(
-    actor: Manager, session: DbSession, account_id: int, active: Annotated[bool, Form()] = False
+    actor: Manager, session: DbSession, account_id: RowId, active: Annotated[bool, Form()] = False
 ) -> Response:
     await service.set_active(session, actor, account_id, active)
     return RedirectResponse("/accounts", status_code=303)
@@ -282,6 +283,6 @@ async def tokens_create(
 
 
 @router.post("/tokens/{token_id}/revoke")
-async def tokens_revoke(actor: CurrentActor, session: DbSession, token_id: int) -> Response:
+async def tokens_revoke(actor: CurrentActor, session: DbSession, token_id: RowId) -> Response:
     await service.revoke_token(session, actor, token_id)
     return RedirectResponse("/tokens", status_code=303)

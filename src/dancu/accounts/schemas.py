@@ -7,6 +7,7 @@ from datetime import date, datetime
 from pydantic import BaseModel, ConfigDict, Field
 
 from dancu.accounts.permissions import Role
+from dancu.core.ids import RowId
 
 
 class LoginIn(BaseModel):
@@ -46,7 +47,7 @@ class AccountOut(BaseModel):
 
 class TokenCreate(BaseModel):
     name: str = Field(min_length=1, max_length=80)
-    account_id: int | None = None
+    account_id: RowId | None = None
     days: int | None = Field(default=None, ge=1, le=3650)
 
 

@@ -37,6 +37,7 @@ from dancu.checkpoints.schemas import (
     VehicleCreate,
     VehicleOut,
 )
+from dancu.core.ids import RowId
 from dancu.core.pagination import Page
 from dancu.credentials.keys import Keyring
 
@@ -54,7 +55,7 @@ def keyring_of(request: Request) -> Keyring:
 
 class AssignIn(BaseModel):
     username: str | None = Field(default=None, max_length=64)
-    account_id: int | None = None
+    account_id: RowId | None = None
 
 
 class ActiveIn(BaseModel):
@@ -65,7 +66,7 @@ class ActiveIn(BaseModel):
 
 
 @router.post("/checkpoints/{checkpoint_id}/scan")
-async def scan(checkpoint_id: int, body: ScanIn, request: Request, actor: ScannerActor) -> ScanOut:
+async def scan(checkpoint_id: RowId, body: ScanIn, request: Request, actor: ScannerActor) -> ScanOut:
     """Verify a code: verdict, reason and the fields to compare with the ID card. Records no passage."""
     return await device.scan_code(request.app, actor, checkpoint_id, body.code)
 
@@ -76,7 +77,7 @@ async def scan(checkpoint_id: int, body: ScanIn, request: Request, actor: Scanne
     response_model=PassageResult,
     responses={200: {"model": PassageResult, "description": "Replay: this passage was already recorded"}},
 )
-async def record_passage(checkpoint_id: int, item: PassageIn, request: Request, actor: ScannerActor) -> Response:
+async def record_passage(checkpoint_id: RowId, item: PassageIn, request: Request, actor: ScannerActor) -> Response:
     """Verify again and record one decision. 201 once; 200 with the same passage for a replayed key, or
     for a pass already confirmed here within the last minute."""
     status, body = await device.record_one(request.app, actor, checkpoint_id, item)
@@ -84,7 +85,7 @@ async def record_passage(checkpoint_id: int, item: PassageIn, request: Request, 
 
 
 @router.post("/checkpoints/{checkpoint_id}/passages:batch")
-async def record_batch(checkpoint_id: int, body: BatchIn, request: Request, actor: ScannerActor) -> BatchOut:
+async def record_batch(checkpoint_id: RowId, body: BatchIn, request: Request, actor: ScannerActor) -> BatchOut:
     """An offline device's queue: up to 1,000 passages, each answered on its own.
 
     One bad item never fails the others: it gets status "error" with a message."""
@@ -112,13 +113,13 @@ async def create_checkpoint(data: CheckpointCreate, actor: Manager, session: DbS
 
 
 @router.get("/checkpoints/{checkpoint_id}")
-async def get_checkpoint(checkpoint_id: int, actor: Manager, session: DbSession) -> CheckpointOut:
+async def get_checkpoint(checkpoint_id: RowId, actor: Manager, session: DbSession) -> CheckpointOut:
     return await service.get_checkpoint(session, actor, checkpoint_id)
 
 
 @router.patch("/checkpoints/{checkpoint_id}")
 async def update_checkpoint(
-    checkpoint_id: int, data: CheckpointUpdate, request: Request, actor: Manager, session: DbSession
+    checkpoint_id: RowId, data: CheckpointUpdate, request: Request, actor: Manager, session: DbSession
 ) -> CheckpointOut:
     out = await service.update_checkpoint(session, actor, checkpoint_id, data)
     access_cache(request.app).forget()
@@ -126,18 +127,18 @@ async def update_checkpoint(
 
 
 @router.get("/checkpoints/{checkpoint_id}/officers")
-async def checkpoint_officers(checkpoint_id: int, actor: Manager, session: DbSession) -> list[OfficerOut]:
+async def checkpoint_officers(checkpoint_id: RowId, actor: Manager, session: DbSession) -> list[OfficerOut]:
     return await service.officers(session, actor, checkpoint_id)
 
 
 @router.post("/checkpoints/{checkpoint_id}/officers", status_code=201)
-async def assign_officer(checkpoint_id: int, data: AssignIn, actor: Manager, session: DbSession) -> OfficerOut:
+async def assign_officer(checkpoint_id: RowId, data: AssignIn, actor: Manager, session: DbSession) -> OfficerOut:
     return await service.assign(session, actor, checkpoint_id, username=data.username, account_id=data.account_id)
 
 
 @router.delete("/checkpoints/{checkpoint_id}/officers/{account_id}", status_code=204)
 async def unassign_officer(
-    checkpoint_id: int, account_id: int, request: Request, actor: Manager, session: DbSession
+    checkpoint_id: RowId, account_id: RowId, request: Request, actor: Manager, session: DbSession
 ) -> Response:
     await service.unassign(session, actor, checkpoint_id, account_id)
     access_cache(request.app).forget()
@@ -169,24 +170,26 @@ async def register_vehicle(data: VehicleCreate, actor: VehicleManager, session: 
 
 
 @router.patch("/vehicles/{vehicle_id}")
-async def set_vehicle_active(vehicle_id: int, data: ActiveIn, actor: VehicleManager, session: DbSession) -> VehicleOut:
+async def set_vehicle_active(
+    vehicle_id: RowId, data: ActiveIn, actor: VehicleManager, session: DbSession
+) -> VehicleOut:
     return await green_lane.set_vehicle_active(session, actor, vehicle_id, data.active)
 
 
 @router.post("/vehicles/{vehicle_id}/green-lane-passes", status_code=201)
 async def issue_green_lane_pass(
-    vehicle_id: int, data: GreenLaneIssue, request: Request, actor: VehicleManager, session: DbSession
+    vehicle_id: RowId, data: GreenLaneIssue, request: Request, actor: VehicleManager, session: DbSession
 ) -> GreenLanePassOut:
     return await green_lane.issue_pass(session, actor, vehicle_id, data, keyring=keyring_of(request))
 
 
 @router.get("/green-lane-passes/{pass_row_id}")
-async def get_green_lane_pass(pass_row_id: int, actor: VehicleManager, session: DbSession) -> GreenLanePassOut:
+async def get_green_lane_pass(pass_row_id: RowId, actor: VehicleManager, session: DbSession) -> GreenLanePassOut:
     return await green_lane.get_pass(session, actor, pass_row_id)
 
 
 @router.post("/green-lane-passes/{pass_row_id}/revoke")
-async def revoke_green_lane_pass(pass_row_id: int, actor: VehicleManager, session: DbSession) -> GreenLanePassOut:
+async def revoke_green_lane_pass(pass_row_id: RowId, actor: VehicleManager, session: DbSession) -> GreenLanePassOut:
     return await green_lane.revoke_pass(session, actor, pass_row_id)
 
 

@@ -15,6 +15,7 @@ from dancu.accounts.permissions import Actor, Permission
 from dancu.checkpoints import green_lane
 from dancu.checkpoints.schemas import GreenLaneIssue, VehicleCreate
 from dancu.core.errors import DomainError
+from dancu.core.ids import RowId
 from dancu.core.web import LOCAL_TZ, gettext_for, render
 from dancu.credentials.keys import get_keyring
 
@@ -103,7 +104,7 @@ async def _vehicle_page(
     request: Request,
     actor: Actor,
     session: DbSession,
-    vehicle_id: int,
+    vehicle_id: RowId,
     *,
     error: str | None = None,
     form: dict[str, str] | None = None,
@@ -124,13 +125,13 @@ async def _vehicle_page(
 
 
 @router.get("/green-lane/vehicles/{vehicle_id}", response_class=HTMLResponse)
-async def vehicle_page(request: Request, vehicle_id: int, actor: VehicleManager, session: DbSession) -> Response:
+async def vehicle_page(request: Request, vehicle_id: RowId, actor: VehicleManager, session: DbSession) -> Response:
     return await _vehicle_page(request, actor, session, vehicle_id)
 
 
 @router.post("/green-lane/vehicles/{vehicle_id}/active")
 async def vehicle_active(
-    vehicle_id: int, actor: VehicleManager, session: DbSession, active: Annotated[bool, Form()] = False
+    vehicle_id: RowId, actor: VehicleManager, session: DbSession, active: Annotated[bool, Form()] = False
 ) -> Response:
     await green_lane.set_vehicle_active(session, actor, vehicle_id, active)
     return RedirectResponse(f"/green-lane/vehicles/{vehicle_id}", status_code=303)
@@ -139,7 +140,7 @@ async def vehicle_active(
 @router.post("/green-lane/vehicles/{vehicle_id}/passes", response_class=HTMLResponse)
 async def issue_submit(
     request: Request,
-    vehicle_id: int,
+    vehicle_id: RowId,
     actor: VehicleManager,
     session: DbSession,
     driver_national_id: Annotated[str, Form(max_length=20)] = "",
@@ -170,12 +171,12 @@ async def issue_submit(
 
 
 @router.get("/green-lane/passes/{pass_row_id}", response_class=HTMLResponse)
-async def pass_page(request: Request, pass_row_id: int, actor: VehicleManager, session: DbSession) -> Response:
+async def pass_page(request: Request, pass_row_id: RowId, actor: VehicleManager, session: DbSession) -> Response:
     issued = await green_lane.get_pass(session, actor, pass_row_id)
     return render(request, "checkpoints/green_pass.html", {"p": issued})
 
 
 @router.post("/green-lane/passes/{pass_row_id}/revoke")
-async def revoke_submit(pass_row_id: int, actor: VehicleManager, session: DbSession) -> Response:
+async def revoke_submit(pass_row_id: RowId, actor: VehicleManager, session: DbSession) -> Response:
     await green_lane.revoke_pass(session, actor, pass_row_id)
     return RedirectResponse(f"/green-lane/passes/{pass_row_id}", status_code=303)

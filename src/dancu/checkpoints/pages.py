@@ -15,6 +15,7 @@ from dancu.checkpoints import green_lane_pages, report_pages, scan_pages, servic
 from dancu.checkpoints.access import access_cache
 from dancu.checkpoints.schemas import CheckpointCreate, CheckpointUpdate
 from dancu.core.errors import DomainError
+from dancu.core.ids import RowId
 from dancu.core.web import gettext_for, render
 
 router = APIRouter(include_in_schema=False)
@@ -112,7 +113,7 @@ async def _detail(
     request: Request,
     actor: Actor,
     session: DbSession,
-    checkpoint_id: int,
+    checkpoint_id: RowId,
     *,
     error: str | None = None,
     status_code: int = 200,
@@ -135,14 +136,14 @@ async def _detail(
 
 
 @router.get("/checkpoints/{checkpoint_id}", response_class=HTMLResponse)
-async def detail_page(request: Request, checkpoint_id: int, actor: Manager, session: DbSession) -> Response:
+async def detail_page(request: Request, checkpoint_id: RowId, actor: Manager, session: DbSession) -> Response:
     return await _detail(request, actor, session, checkpoint_id)
 
 
 @router.post("/checkpoints/{checkpoint_id}", response_class=HTMLResponse)
 async def edit_submit(
     request: Request,
-    checkpoint_id: int,
+    checkpoint_id: RowId,
     actor: Manager,
     session: DbSession,
     name: Annotated[str, Form(max_length=120)] = "",
@@ -170,7 +171,7 @@ async def edit_submit(
 @router.post("/checkpoints/{checkpoint_id}/officers", response_class=HTMLResponse)
 async def assign_submit(
     request: Request,
-    checkpoint_id: int,
+    checkpoint_id: RowId,
     actor: Manager,
     session: DbSession,
     username: Annotated[str, Form(max_length=64)] = "",
@@ -187,7 +188,7 @@ async def assign_submit(
 
 @router.post("/checkpoints/{checkpoint_id}/officers/{account_id}/remove")
 async def unassign_submit(
-    request: Request, checkpoint_id: int, account_id: int, actor: Manager, session: DbSession
+    request: Request, checkpoint_id: RowId, account_id: RowId, actor: Manager, session: DbSession
 ) -> Response:
     await service.unassign(session, actor, checkpoint_id, account_id)
     access_cache(request.app).forget()

@@ -26,6 +26,7 @@ from dancu.checkpoints.scan_service import check_code
 from dancu.checkpoints.schemas import PassageIn
 from dancu.core.db import utcnow
 from dancu.core.errors import ValidationFailed
+from dancu.core.ids import RowId
 from dancu.core.web import render
 from dancu.credentials.keys import get_keyring
 
@@ -56,7 +57,7 @@ async def choose_page(request: Request, actor: CurrentActor, session: DbSession,
 
 
 @router.get("/checkpoints/{checkpoint_id}/scan", response_class=HTMLResponse)
-async def scan_page(request: Request, checkpoint_id: int, actor: CurrentActor, session: DbSession) -> Response:
+async def scan_page(request: Request, checkpoint_id: RowId, actor: CurrentActor, session: DbSession) -> Response:
     checkpoint = await _checkpoint(request, actor, checkpoint_id, session)
     response = render(request, "checkpoints/scan.html", {"checkpoint": checkpoint, "reasons": REFUSAL_REASONS})
     secure = bool(request.app.state.settings.cookie_secure)
@@ -69,7 +70,7 @@ async def scan_page(request: Request, checkpoint_id: int, actor: CurrentActor, s
 @router.post("/checkpoints/{checkpoint_id}/scan", response_class=HTMLResponse)
 async def scan_submit(
     request: Request,
-    checkpoint_id: int,
+    checkpoint_id: RowId,
     actor: CurrentActor,
     session: DbSession,
     code: Annotated[str, Form(max_length=7100)] = "",
@@ -104,7 +105,7 @@ async def scan_submit(
 @router.post("/checkpoints/{checkpoint_id}/decide", response_class=HTMLResponse)
 async def decide_submit(
     request: Request,
-    checkpoint_id: int,
+    checkpoint_id: RowId,
     actor: CurrentActor,
     session: DbSession,
     code: Annotated[str, Form(max_length=7100)] = "",

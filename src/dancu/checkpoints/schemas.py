@@ -8,6 +8,7 @@ from typing import Any, Literal, get_args
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from dancu.checkpoints.models import CHECKPOINT_KINDS, REFUSAL_REASONS
+from dancu.core.ids import RowId
 
 CheckpointKind = Literal["provincial_border", "city_gateway", "internal"]
 Decision = Literal["confirm", "refuse"]
@@ -261,10 +262,16 @@ class GreenLanePassOut(BaseModel):
     code: str
 
 
+# Reports cover days of passages: none before the system, none past this century (and date arithmetic on
+# 0001-01-01 or 9999-12-31 overflows).
+REPORT_FIRST_DAY = date(2000, 1, 1)
+REPORT_LAST_DAY = date(2099, 12, 31)
+
+
 class ReportQuery(BaseModel):
-    date_from: date | None = Field(default=None, alias="from")
-    date_to: date | None = Field(default=None, alias="to")
-    checkpoint_id: int | None = Field(default=None, ge=1)
+    date_from: date | None = Field(default=None, alias="from", ge=REPORT_FIRST_DAY, le=REPORT_LAST_DAY)
+    date_to: date | None = Field(default=None, alias="to", ge=REPORT_FIRST_DAY, le=REPORT_LAST_DAY)
+    checkpoint_id: RowId | None = None
 
     model_config = ConfigDict(populate_by_name=True)
 

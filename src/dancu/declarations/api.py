@@ -9,6 +9,7 @@ from fastapi.responses import FileResponse, Response
 
 from dancu.accounts.deps import CurrentActor, DbSession, SettingsDep, require
 from dancu.accounts.permissions import Actor, Permission, Purpose
+from dancu.core.ids import RowId
 from dancu.core.pagination import Page
 from dancu.core.web import gettext_for
 from dancu.credentials.keys import Keyring, get_keyring
@@ -99,14 +100,14 @@ async def paper_template(actor: PaperClerk) -> Response:
 
 
 @router.get("/declarations/{declaration_id:int}")
-async def read(declaration_id: int, actor: CurrentActor, session: DbSession, purpose: Purpose | None = None
+async def read(declaration_id: RowId, actor: CurrentActor, session: DbSession, purpose: Purpose | None = None
                ) -> DeclarationOut:
     """A declaration. Officials give a `purpose` (recorded in the audit log)."""
     return await service.read_declaration(session, actor, declaration_id, purpose)
 
 
 @router.post("/declarations/{declaration_id:int}/revoke")
-async def revoke(declaration_id: int, body: RevokeIn, actor: CurrentActor, session: DbSession
+async def revoke(declaration_id: RowId, body: RevokeIn, actor: CurrentActor, session: DbSession
                  ) -> DeclarationOut:
     """Revoke the pass at once: the holder, or an official of the origin or destination (reason required)."""
     return await service.revoke_declaration(session, actor, declaration_id, body.reason)

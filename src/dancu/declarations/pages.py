@@ -16,6 +16,7 @@ from pydantic import ValidationError
 from dancu.accounts.deps import CurrentActor, DbSession, require
 from dancu.accounts.permissions import Actor, Permission, Purpose, Role
 from dancu.core.errors import DomainError, NotFound
+from dancu.core.ids import RowId
 from dancu.core.web import gettext_for, render
 from dancu.declarations import pages_paper, service
 from dancu.declarations.api import PassKeyring
@@ -99,7 +100,7 @@ async def official_list(request: Request, actor: Official, session: DbSession) -
 
 
 @router.get("/declarations/{declaration_id:int}", response_class=HTMLResponse)
-async def pass_page(request: Request, declaration_id: int, actor: CurrentActor, session: DbSession,
+async def pass_page(request: Request, declaration_id: RowId, actor: CurrentActor, session: DbSession,
                     purpose: Annotated[Purpose | None, Query()] = None) -> Response:
     if purpose is None and actor.is_staff and actor.can(Permission.DECLARATIONS_READ):
         return render(request, "registry/purpose.html", {"action": f"/declarations/{declaration_id}",
@@ -114,7 +115,7 @@ def _can_revoke(actor: Actor) -> bool:
 
 
 @router.post("/declarations/{declaration_id:int}/revoke")
-async def revoke_submit(request: Request, declaration_id: int, actor: CurrentActor, session: DbSession,
+async def revoke_submit(request: Request, declaration_id: RowId, actor: CurrentActor, session: DbSession,
                         reason: Annotated[str, Form(max_length=200)] = "",
                         purpose: Annotated[str, Form(max_length=40)] = "") -> Response:
     try:
@@ -130,7 +131,7 @@ async def revoke_submit(request: Request, declaration_id: int, actor: CurrentAct
 
 
 @router.get("/declarations/{declaration_id:int}/print", response_class=HTMLResponse)
-async def print_page(request: Request, declaration_id: int, actor: CurrentActor, session: DbSession
+async def print_page(request: Request, declaration_id: RowId, actor: CurrentActor, session: DbSession
                      ) -> Response:
     passes = await service.passes_to_print(session, actor, [declaration_id])
     if not passes:
@@ -140,7 +141,7 @@ async def print_page(request: Request, declaration_id: int, actor: CurrentActor,
 
 
 @router.get("/declarations/{declaration_id:int}/pass.pdf")
-async def pass_pdf_download(request: Request, declaration_id: int, actor: CurrentActor, session: DbSession
+async def pass_pdf_download(request: Request, declaration_id: RowId, actor: CurrentActor, session: DbSession
                             ) -> Response:
     passes = await service.passes_to_print(session, actor, [declaration_id])
     if not passes:

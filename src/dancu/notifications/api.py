@@ -9,6 +9,7 @@ from fastapi.responses import Response
 
 from dancu.accounts.deps import DbSession, SettingsDep, require
 from dancu.accounts.permissions import Actor, Permission
+from dancu.core.ids import RowId
 from dancu.core.pagination import Page
 from dancu.notifications import service, webhooks
 from dancu.notifications.export import XLSX_TYPE, xlsx_response
@@ -64,6 +65,6 @@ async def create_webhook(actor: HookManager, session: DbSession, settings: Setti
 
 
 @router.delete("/webhooks/{webhook_id}")
-async def deactivate_webhook(webhook_id: int, actor: HookManager, session: DbSession) -> WebhookOut:
+async def deactivate_webhook(webhook_id: RowId, actor: HookManager, session: DbSession) -> WebhookOut:
     """Deactivate (deliveries stop; the record and its delivery history stay)."""
     return await webhooks.deactivate_webhook(session, actor, webhook_id)

@@ -16,6 +16,7 @@ from dancu.accounts.deps import DbSession, SettingsDep, optional_actor, require
 from dancu.accounts.permissions import Actor, Permission
 from dancu.core.db import Database
 from dancu.core.errors import DomainError, Forbidden, NotFound, Unauthenticated, ValidationFailed
+from dancu.core.ids import RowId
 from dancu.core.web import gettext_for, is_htmx, render, templates
 from dancu.notifications import service, webhooks
 from dancu.notifications.export import xlsx_response
@@ -203,6 +204,6 @@ async def webhooks_create(request: Request, actor: HookManager, session: DbSessi
 
 
 @router.post("/notices/webhooks/{webhook_id}/deactivate")
-async def webhooks_deactivate(actor: HookManager, session: DbSession, webhook_id: int) -> Response:
+async def webhooks_deactivate(actor: HookManager, session: DbSession, webhook_id: RowId) -> Response:
     await webhooks.deactivate_webhook(session, actor, webhook_id)
     return RedirectResponse("/notices/webhooks", status_code=303)

@@ -7,6 +7,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from dancu.core.ids import BigRowId, RowId
+
 NoticeKind = Literal["arrival", "departure"]
 MAX_BULK = 500
 
@@ -24,7 +26,7 @@ class NoticeFilter(BaseModel):
     date_from: date | None = Field(default=None, description="Travel date from (inclusive)")
     date_to: date | None = Field(default=None, description="Travel date to (inclusive)")
     kind: NoticeKind | None = None
-    checkpoint_id: int | None = Field(default=None, ge=1)
+    checkpoint_id: RowId | None = None
     origin_province: str | None = Field(default=None, max_length=10, pattern=r"^[0-9]{1,10}$")
     handled: bool | None = Field(default=None, description="true: handled only; false: not yet handled")
 
@@ -81,7 +83,7 @@ class NoticeOut(BaseModel):
 
 
 class HandledIn(BaseModel):
-    ids: list[int] = Field(min_length=1, max_length=MAX_BULK)
+    ids: list[BigRowId] = Field(min_length=1, max_length=MAX_BULK)  # notices: BIGINT
 
     @field_validator("ids")
     @classmethod

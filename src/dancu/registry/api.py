@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, Query
 
 from dancu.accounts.deps import CurrentActor, DbSession, require
 from dancu.accounts.permissions import Actor, Permission, Purpose
+from dancu.core.ids import RowId
 from dancu.core.pagination import Page
 from dancu.registry import service
 from dancu.registry.schemas import PersonOut, PersonSearch, PersonSummary, ReadEventOut
@@ -24,7 +25,7 @@ async def search_persons(
 
 
 @router.get("/persons/{person_id}")
-async def read_person(person_id: int, purpose: Purpose, actor: Reader, session: DbSession) -> PersonOut:
+async def read_person(person_id: RowId, purpose: Purpose, actor: Reader, session: DbSession) -> PersonOut:
     """Open a record. `purpose` is required and recorded in the audit log."""
     return await service.read_person(session, actor, person_id, purpose)
 
@@ -48,7 +49,7 @@ async def my_record(actor: CurrentActor, session: DbSession) -> PersonOut:
 async def my_record_reads(
     actor: CurrentActor,
     session: DbSession,
-    page: Annotated[int, Query(ge=1)] = 1,
+    page: Annotated[int, Query(ge=1, le=100_000)] = 1,
     size: Annotated[int, Query(ge=1, le=100)] = 20,
 ) -> Page[ReadEventOut]:
     """Who read my record, when and why."""

@@ -9,6 +9,7 @@ from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Resp
 
 from dancu.accounts.deps import DbSession, SettingsDep, require
 from dancu.accounts.permissions import Actor, Permission
+from dancu.core.ids import RowId
 from dancu.core.web import is_htmx, render
 from dancu.registry import imports
 from dancu.registry.schemas import ImportJobOut
@@ -42,12 +43,12 @@ async def api_start_import(
 
 
 @router.get("/api/v1/registry/imports/{job_id}", tags=["registry"])
-async def api_job(job_id: int, actor: Importer, session: DbSession) -> ImportJobOut:
+async def api_job(job_id: RowId, actor: Importer, session: DbSession) -> ImportJobOut:
     return _out(await imports.get_job(session, actor, job_id))
 
 
 @router.get("/api/v1/registry/imports/{job_id}/errors.csv", tags=["registry"])
-async def api_errors(job_id: int, actor: Importer, session: DbSession, settings: SettingsDep) -> FileResponse:
+async def api_errors(job_id: RowId, actor: Importer, session: DbSession, settings: SettingsDep) -> FileResponse:
     path = await imports.error_file_path(session, actor, settings, job_id)
     return FileResponse(path, media_type="text/csv", filename=path.name)
 
@@ -67,13 +68,13 @@ async def imports_upload(
 
 
 @router.get("/registry/imports/{job_id}", response_class=HTMLResponse, include_in_schema=False)
-async def import_page(request: Request, job_id: int, actor: Importer, session: DbSession) -> Response:
+async def import_page(request: Request, job_id: RowId, actor: Importer, session: DbSession) -> Response:
     job = _out(await imports.get_job(session, actor, job_id))
     template = "registry/_import_status.html" if is_htmx(request) else "registry/import.html"
     return render(request, template, {"job": job})
 
 
 @router.get("/registry/imports/{job_id}/errors.csv", include_in_schema=False)
-async def import_errors(job_id: int, actor: Importer, session: DbSession, settings: SettingsDep) -> FileResponse:
+async def import_errors(job_id: RowId, actor: Importer, session: DbSession, settings: SettingsDep) -> FileResponse:
     path = await imports.error_file_path(session, actor, settings, job_id)
     return FileResponse(path, media_type="text/csv", filename=path.name)

@@ -12,6 +12,7 @@ from pydantic import ValidationError
 from dancu.accounts.deps import CurrentActor, DbSession, require
 from dancu.accounts.permissions import Actor, Permission, Purpose
 from dancu.core.errors import DomainError
+from dancu.core.ids import RowId
 from dancu.core.web import gettext_for, is_htmx, render
 from dancu.registry import service
 from dancu.registry.schemas import PersonSearch
@@ -42,7 +43,7 @@ async def search_page(request: Request, actor: Reader, session: DbSession) -> Re
 @router.get("/registry/persons/{person_id}", response_class=HTMLResponse)
 async def person_page(
     request: Request,
-    person_id: int,
+    person_id: RowId,
     actor: Reader,
     session: DbSession,
     purpose: Annotated[Purpose | None, Query()] = None,
@@ -78,7 +79,7 @@ async def household_page(
 
 @router.get("/me", response_class=HTMLResponse)
 async def my_page(
-    request: Request, actor: CurrentActor, session: DbSession, page: Annotated[int, Query(ge=1)] = 1
+    request: Request, actor: CurrentActor, session: DbSession, page: Annotated[int, Query(ge=1, le=100_000)] = 1
 ) -> Response:
     person = await service.my_record(session, actor)
     household = await service.my_household(session, actor)
