@@ -21,6 +21,7 @@ from dancu.config import Settings, get_settings
 from dancu.core.db import Database
 from dancu.core.errors import DomainError, Unauthenticated
 from dancu.core.fastpath import DancuAPI, FastRoutes, validation_body, validation_details
+from dancu.core.inputs import NulGuard
 from dancu.core.logging import configure_logging
 from dancu.core.middleware import RequestContextMiddleware
 from dancu.core.web import gettext_for, is_htmx, render
@@ -172,6 +173,8 @@ def create_app(
     if db is not None:
         app.state.db = db
 
+    # Inside the request context (its id and log line); answers with the app's own DomainError handler.
+    app.add_middleware(NulGuard, handlers=app.exception_handlers)
     app.add_middleware(RequestContextMiddleware)
     install_error_handlers(app)
     for name in ROUTERS if routers is None else routers:
