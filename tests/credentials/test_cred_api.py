@@ -82,7 +82,7 @@ async def test_ten_megabyte_text_is_a_typed_failure(client: httpx.AsyncClient) -
 @pytest.mark.parametrize(
     ("kwargs", "field"),
     [
-        ({"json": {"txt": "HC1:"}}, None),
+        ({"json": {"txt": "HC1:"}}, "text"),
         ({"content": b"not json", "headers": {"content-type": "application/json"}}, None),
         ({"json": {"text": "HC1:", "clock": "soon"}}, "clock"),
         ({"files": {"photo": ("x.png", b"x", "image/png")}}, "image"),

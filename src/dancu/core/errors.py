@@ -41,6 +41,10 @@ class ValidationFailed(DomainError):
     status_code = 422
     code = "validation_failed"
 
+    def to_dict(self) -> dict[str, Any]:
+        # As request validation reports it: "field" is always there (null: the input as a whole).
+        return {"field": None, **super().to_dict()}
+
 
 class NotFound(DomainError):
     status_code = 404

@@ -82,7 +82,9 @@ def validation_body(errors: Sequence[Any]) -> dict[str, Any]:
     """The 422 body of the API (the same for FastAPI's request validation and a fast route's)."""
     details = validation_details(errors)
     first = details[0] if details else {"field": None, "message": "invalid"}
-    return {"error": "validation_failed", "message": f"{first['field']}: {first['message']}",
+    # An error of no one field (invalid JSON, an array for an object, no body) is the body's, not "None"'s.
+    where = first["field"] or "body"
+    return {"error": "validation_failed", "message": f"{where}: {first['message']}",
             "field": first["field"], "details": details}
 
 

@@ -16,6 +16,7 @@ from starlette.types import Message
 
 from dancu.config import get_settings
 from dancu.core.errors import DomainError, NotFound, PayloadTooLarge, ValidationFailed
+from dancu.core.fastpath import validation_body
 from dancu.credentials.cwt import parse_clock
 from dancu.credentials.keys import Keyring, get_keyring
 from dancu.credentials.qrimage import MAX_IMAGE_BYTES
@@ -110,9 +111,11 @@ async def verify_credential(request: Request, keyring: Keyring = Depends(keyring
             try:
                 payload = VerifyRequest.model_validate_json(body)
             except ValidationError as exc:
+                # As every other route reports it: the field, why, and each error (never the input back).
+                found = validation_body(exc.errors(include_url=False))
                 raise ValidationFailed(
-                    'send JSON {"text": ..., "clock": optional ISO 8601}',
-                    details=exc.errors(include_url=False, include_input=False),
+                    found["message"] + ' (send JSON {"text": ..., "clock": optional ISO 8601})',
+                    field=found["field"], details=found["details"],
                 ) from None
             result = scan(payload.text, _clock(payload.clock), keyring=keyring)
     except _TooLarge:
