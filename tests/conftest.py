@@ -83,8 +83,13 @@ async def database(_template_url: str) -> AsyncIterator[TestDatabase]:
 
 @pytest_asyncio.fixture(loop_scope="session")
 async def session(database: TestDatabase) -> AsyncIterator[AsyncSession]:
+    from dancu.notifications.service import invalidate_webhook_cache
+
     async with database.bound() as s:
         yield s
+    # The test's transaction is rolled back: a process cache filled inside it (the active webhooks) would
+    # name rows that never existed for the next test.
+    invalidate_webhook_cache()
 
 
 @pytest.fixture
