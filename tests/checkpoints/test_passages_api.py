@@ -344,3 +344,23 @@ async def test_a_replayed_refusal_is_found_by_its_key(
     moved = await post_passage(client, scene, body, other.id)
     assert moved.status_code == 409  # the key belongs to a passage at another checkpoint
     assert await count(session, Passage) == 1
+
+
+async def test_nul_in_a_passages_free_text_is_that_fields_422_and_records_nothing(
+    client: httpx.AsyncClient, session: AsyncSession, scene: Scene
+) -> None:
+    # The device routes answer on the lean path, before the middleware that refuses NUL elsewhere.
+    cases = [
+        ({"decision": "refuse", "reason": "other", "reason_text": "no\x00te"}, "reason_text"),
+        ({"device": "phone\x007"}, "device"),
+    ]
+    for extra, field in cases:
+        r = await post_passage(client, scene, passage(scene.code, **extra))
+        assert r.status_code == 422, r.text
+        assert r.json()["field"] == field
+        batch = await client.post(f"/api/v1/checkpoints/{scene.checkpoint.id}/passages:batch",
+                                  json={"items": [passage(scene.code, **extra)]}, headers=scene.headers)
+        assert batch.status_code == 200, batch.text
+        [item] = batch.json()["items"]
+        assert item["status"] == "error" and field in item["message"], item
+    assert await count(session, Passage) == 0

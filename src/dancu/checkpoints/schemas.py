@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime
 from typing import Any, Literal, get_args
 
@@ -23,6 +24,10 @@ IDEMPOTENCY_PATTERN = r"^[A-Za-z0-9_.:-]{8,64}$"
 # The literal types above must list exactly the values the database accepts.
 assert set(get_args(CheckpointKind)) == set(CHECKPOINT_KINDS)
 assert set(get_args(RefusalReason)) == set(REFUSAL_REASONS)
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_CONTROL_BUT_LINES = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
 def _strip(value: str | None) -> str | None:
@@ -134,8 +139,13 @@ class PassageIn(BaseModel):
 
     @field_validator("reason_text", "device")
     @classmethod
-    def _trim(cls, v: str | None) -> str | None:
-        return _strip(v)
+    def _trim(cls, v: str | None, info: ValidationInfo) -> str | None:
+        # Stored in the group-committed batch: NUL there would fail every device's passages in it (PostgreSQL
+        # refuses NUL in text), and these routes answer before core.inputs.NulGuard.
+        v = _strip(v)
+        if v is not None and (_CONTROL if info.field_name == "device" else _CONTROL_BUT_LINES).search(v):
+            raise ValueError("must not contain control characters")
+        return v
 
     @field_validator("reason", "reason_text", mode="after")
     @classmethod
