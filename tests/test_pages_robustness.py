@@ -462,7 +462,8 @@ FILE_JUNK: list[tuple[str, str, bytes, str]] = [
 ]
 # The register import stores the file and imports it in the background (its own transactions, which the
 # per-test rollback cannot hold): the sweep sends it only files refused before any job starts; the job's
-# handling of junk content is test_register_import_job_reports_junk_files.
+# handling of junk content (the same job as the API's) is test_register_import_takes_junk_files_without_a_500
+# in tests/test_api_robustness.py.
 BACKGROUND_IMPORTS = {"/registry/imports"}
 
 
