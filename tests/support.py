@@ -14,7 +14,7 @@ import psycopg
 from sqlalchemy import event, make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
-from dancu.core.db import Database, driver, transaction
+from dancu.core.db import Database, DriverPool, driver, transaction
 from dancu.db import upgrade
 from dancu.units.service import load_official_units
 
@@ -104,6 +104,27 @@ def drop_templates(pg_url: str) -> None:
     _templates.clear()
 
 
+class BoundDriverPool(DriverPool):
+    """A group-commit writer's driver connections (`DriverPool`) for a `TestDatabase`: inside a test's
+    transaction, the test connection's driver in a savepoint, so the writer sees the test's rows and its
+    writes roll back with them; outside one, connections of its own as in production."""
+
+    def __init__(self, db: TestDatabase, size: int) -> None:
+        super().__init__(db.engine, size)
+        self.db = db
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[Any]:
+        conn = self.db._conn
+        if conn is None:
+            async with super().transaction() as pg:
+                yield pg
+            return
+        pg = (await conn.get_raw_connection()).driver_connection
+        async with pg.transaction():  # nested in the test's transaction: a savepoint
+            yield pg
+
+
 class TestDatabase(Database):
     """A Database whose sessions all join one outer transaction that each test rolls back."""
 
@@ -139,6 +160,11 @@ class TestDatabase(Database):
             return
         async with self.session() as s, transaction(s):
             yield s
+
+    def driver_pool(self, size: int) -> DriverPool:
+        pool = BoundDriverPool(self, size)
+        self._driver_pools.append(pool)
+        return pool
 
     @asynccontextmanager
     async def lookups(self) -> AsyncIterator[AsyncSession]:

@@ -10,13 +10,17 @@ from fastapi import FastAPI
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from dancu.accounts.permissions import Role
 from dancu.checkpoints.models import Passage
 from dancu.checkpoints.passages import prepare
 from dancu.checkpoints.recorder import get_recorder
 from dancu.checkpoints.schemas import PassageIn
 from dancu.core.db import utcnow
+from dancu.notifications.models import Notice, WebhookDelivery
+from dancu.notifications.schemas import WebhookCreate
+from dancu.notifications.webhooks import create_webhook
 from tests.checkpoints.conftest import Scene, actor_of, make_declaration, passage, post_passage
-from tests.factories import make_person
+from tests.factories import make_account, make_person
 
 
 async def test_concurrent_scans_are_recorded_once_each(
@@ -65,3 +69,21 @@ async def test_a_failing_item_does_not_fail_the_others(app: FastAPI, session: As
     assert [o.status for o in outcomes] == ["error", "created"]
     assert outcomes[0].detail == "not_recorded"
     assert await session.scalar(select(func.count()).select_from(Passage)) == 1
+
+
+async def test_a_recorded_passage_enqueues_its_webhook_deliveries(
+    app: FastAPI, client: httpx.AsyncClient, session: AsyncSession, scene: Scene
+) -> None:
+    """The outbox rows a webhook receives are written in the batch's transaction, on either write path (on
+    PostgreSQL, the group-commit writer's own connection)."""
+    admin = await actor_of(session, await make_account(session, Role.ADMIN, "VN"))
+    hook = await create_webhook(session, admin, WebhookCreate(url="https://dest.example/h",
+                                                              unit_code=scene.destination), allow_loopback_http=True)
+    r = await post_passage(client, scene, passage(scene.code))
+    assert r.status_code == 201, r.text
+    passage_id = r.json()["passage"]["id"]
+    notices = {n.kind: n.id for n in await session.scalars(select(Notice).where(Notice.passage_id == passage_id))}
+    assert set(notices) == {"arrival", "departure"}
+    deliveries = (await session.scalars(select(WebhookDelivery))).all()
+    assert [(d.webhook_id, d.notice_id, d.status, d.attempts) for d in deliveries] == [
+        (hook.id, notices["arrival"], "pending", 0)]  # the destination's commune only

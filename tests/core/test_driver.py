@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import cast
 
+import asyncpg
 import pytest
 from sqlalchemy import Table, text
 
@@ -64,3 +65,31 @@ async def test_pg_insert_is_one_statement_for_any_number_of_rows(fresh_db: str) 
         assert found[0][2] == at
     finally:
         await db.dispose()
+
+
+async def test_driver_pool_commits_rolls_back_and_replaces_a_broken_connection(fresh_db: str) -> None:
+    db = Database(fresh_db)
+    try:
+        async with db.unit_of_work() as s:
+            await s.execute(text("CREATE TABLE scratch (name text)"))
+        pool = db.driver_pool(2)
+        async with pool.transaction() as pg:
+            await pg.execute("INSERT INTO scratch VALUES ($1)", "committed")
+            first = pg
+        assert await _count(db, "committed") == 1
+        with pytest.raises(ZeroDivisionError):
+            async with pool.transaction() as pg:
+                await pg.execute("INSERT INTO scratch VALUES ($1)", "rolled back")
+                raise ZeroDivisionError
+        assert await _count(db, "rolled back") == 0
+        with pytest.raises(asyncpg.InterfaceError):  # the connection died mid-transaction: the batch fails
+            async with pool.transaction() as pg:
+                assert pg is first  # a healthy connection is kept after a rollback
+                pg.terminate()
+        async with pool.transaction() as pg:
+            assert pg is not first and not pg.is_closed()
+            await pg.execute("INSERT INTO scratch VALUES ($1)", "after a failure")
+        assert await _count(db, "after a failure") == 1
+    finally:
+        await db.dispose()
+    assert pg.is_closed()  # dispose closes the pool's connections

@@ -98,6 +98,20 @@ async def touch_tokens(session: AsyncSession, used: dict[int, datetime]) -> None
         await conn.execute(_TOUCH_TOKENS, [{"token_id": k, "when": v} for k, v in sorted(used.items())])
 
 
+_PG_TOUCH_TOKENS = (
+    "UPDATE api_tokens AS t SET last_used_at = u.used FROM unnest($1::int[], $2::timestamptz[]) AS u(id, used) "
+    "WHERE t.id = u.id AND (t.last_used_at IS NULL OR t.last_used_at < u.used)"
+)
+
+
+async def pg_touch_tokens(pg: Any, used: dict[int, datetime]) -> None:
+    """`touch_tokens` through the driver, in its transaction (a group-commit writer's own connection). The
+    update locks the rows in the order of the ids given (sorted), as touch_tokens does."""
+    if used:
+        ids = sorted(used)
+        await pg.execute(_PG_TOUCH_TOKENS, ids, [used[i] for i in ids])
+
+
 _TOKENS = cast(Table, ApiToken.__table__)
 _TOUCH_TOKENS = (
     update(_TOKENS)

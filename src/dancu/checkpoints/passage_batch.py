@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -26,8 +27,12 @@ class Raced(Exception):
     """An idempotency key of the batch was recorded by another transaction meanwhile."""
 
 
-async def write_batch_pg(session: AsyncSession, pendings: Sequence[Pending], now: datetime) -> list[Outcome]:
-    pg = await driver(session)
+async def write_batch_pg(session: AsyncSession, pendings: Sequence[Pending], now: datetime,
+                         pg: Any = None) -> list[Outcome]:
+    """In the session's transaction, or in that of `pg` (an asyncpg connection) when given: then `session` only
+    serves the cached lookups and the per-transaction choices (audit chain, count shard)."""
+    if pg is None:
+        pg = await driver(session)
     chain = chain_for(session)
     readings = [p.reading for p in pendings]
     times = [p.item.scanned_at for p in pendings]
@@ -55,5 +60,5 @@ async def write_batch_pg(session: AsyncSession, pendings: Sequence[Pending], now
         )
         if not ok:
             raise Raced(f"an idempotency key of this batch of {len(created)} was recorded meanwhile")
-        await finish_notices(session, notices, notice_ids)
+        await finish_notices(session, notices, notice_ids, pg)
     return batch.results()

@@ -248,10 +248,15 @@ class Batch:
         return [o if o is not None else Outcome("error", "not_recorded", None, "Not recorded.") for o in self.outcomes]
 
 
+def pg_batchable(pendings: Sequence[Pending]) -> bool:
+    """A batch that passage_batch.py writes on PostgreSQL: no reading needs a person looked up."""
+    return all(p.reading.kind not in PERSON_LOOKUPS for p in pendings)
+
+
 async def write_batch(session: AsyncSession, pendings: Sequence[Pending], now: datetime) -> list[Outcome]:
     """Record many passages in the caller's transaction; one outcome per pending, in order. On PostgreSQL a
     batch of travel passes takes two statements (passage_batch.py); anything else, this general way."""
-    if is_postgresql(session) and all(p.reading.kind not in PERSON_LOOKUPS for p in pendings):
+    if is_postgresql(session) and pg_batchable(pendings):
         from dancu.checkpoints.passage_batch import write_batch_pg
 
         return await write_batch_pg(session, pendings, now)

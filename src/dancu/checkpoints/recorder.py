@@ -9,17 +9,23 @@ confirmed. Idempotency keys never double (a unique index).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from dancu.checkpoints.passages import Outcome, Pending, write_batch
+from dancu.checkpoints.passage_batch import write_batch_pg
+from dancu.checkpoints.passages import Outcome, Pending, pg_batchable, write_batch
 from dancu.core.db import Database, utcnow
 from dancu.core.groupcommit import GroupCommit
 
 
 async def _write(session: AsyncSession, pendings: Sequence[Pending]) -> list[Outcome]:
     return await write_batch(session, pendings, utcnow())
+
+
+async def _write_pg(session: AsyncSession, pg: Any, pendings: Sequence[Pending]) -> list[Outcome]:
+    return await write_batch_pg(session, pendings, utcnow(), pg)
 
 
 def _failed(_exc: BaseException) -> Outcome:
@@ -30,7 +36,8 @@ def _failed(_exc: BaseException) -> Outcome:
 
 class Recorder(GroupCommit[Pending, Outcome]):
     def __init__(self, db: Database, *, group_commit: bool) -> None:
-        super().__init__(db, _write, _failed, group_commit=group_commit)
+        super().__init__(db, _write, _failed, group_commit=group_commit, write_pg=_write_pg,
+                         pg_batchable=pg_batchable)
 
 
 def get_recorder(app: FastAPI) -> Recorder:

@@ -9,6 +9,11 @@ commits, and only then resolves the futures: a request never answers before its 
 `in_flight` batches are written at once; meanwhile the next ones queue up, so batches grow with the load
 and latency stays at about two transaction times. The tasks exist only while there is work.
 
+On PostgreSQL a domain may also give `write_pg(session, pg, items)`, which writes a batch through the driver
+on a connection of the writer's own (`core.db.DriverPool`): `pg` is in the batch's transaction and `session`
+is a `Database.lookups()` session for the cached reads the batch may need (it writes nothing). It is used for
+the batches `pg_batchable(items)` accepts; the others go through a unit of work as before.
+
 If a batch fails, its items are written one by one, so one bad item fails alone; an item that still fails
 becomes `failed(exc)` for its request. Without group commit (SQLite: one writer, tests, small
 installs) items are written inline, in the request's session when it is given.
@@ -20,11 +25,11 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from dancu.core.db import Database
+from dancu.core.db import Database, DriverPool
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -51,9 +56,15 @@ class GroupCommit(Generic[T, R]):
         max_batch: int = MAX_BATCH,
         in_flight: int = IN_FLIGHT,
         parallel_min: int = PARALLEL_MIN,
+        write_pg: Callable[[AsyncSession, Any, Sequence[T]], Awaitable[list[R]]] | None = None,
+        pg_batchable: Callable[[Sequence[T]], bool] = lambda _items: True,
     ) -> None:
         self.db = db
         self.write = write
+        self.write_pg = write_pg if group_commit and not db.is_sqlite else None
+        self.pg_batchable = pg_batchable
+        self._pg: DriverPool | None = None
+        self._in_flight = in_flight
         self.failed = failed
         self.group_commit = group_commit
         self.max_batch = max_batch
@@ -127,8 +138,14 @@ class GroupCommit(Generic[T, R]):
         return result
 
     async def _write(self, items: Sequence[T]) -> list[R]:
-        async with self.db.unit_of_work() as session:
-            results = await self.write(session, items)
+        if self.write_pg is not None and self.pg_batchable(items):
+            if self._pg is None:
+                self._pg = self.db.driver_pool(self._in_flight)
+            async with self._pg.transaction() as pg, self.db.lookups() as session:
+                results = await self.write_pg(session, pg, items)
+        else:
+            async with self.db.unit_of_work() as session:
+                results = await self.write(session, items)
         self.batches += 1
         self.items += len(items)
         return results

@@ -36,19 +36,23 @@ class Issued:
     token_use: TokenUse | None = None
 
 
-async def write_issued(session: AsyncSession, items: Sequence[Issued]) -> list[bool]:
+async def write_issued(session: AsyncSession, items: Sequence[Issued], pg: Any = None) -> list[bool]:
     """A batch in two statements (batch_repository.py), after the due token stamps (their own UPDATE, rows
-    locked in id order)."""
+    locked in id order): in the session's transaction, or in that of `pg` (the writer's own asyncpg
+    connection) when given, and then `session` only serves cached lookups."""
     used = dict(i.token_use for i in items if i.token_use is not None)
-    if used:
-        await accounts_repo.touch_tokens(session, used)
-    pg = await driver(session)
+    if pg is None:
+        if used:
+            await accounts_repo.touch_tokens(session, used)
+        pg = await driver(session)
+    elif used:
+        await accounts_repo.pg_touch_tokens(pg, used)
     chain = chain_for(session)
     event_ids = await audit_repo.pg_lock_and_reserve(pg, chain, len(items))
     notices = await prepare_notices(session, [i.movement for i in items])
     notice_ids = await batch_repo.write(pg, [i.row for i in items], notices.rows,
                                         appending([i.event for i in items], chain, event_ids))
-    await finish_notices(session, notices, notice_ids)
+    await finish_notices(session, notices, notice_ids, pg)
     return [True] * len(items)
 
 
@@ -56,9 +60,13 @@ def _failed(_exc: BaseException) -> bool:
     return False
 
 
+async def _write_pg(session: AsyncSession, pg: Any, items: Sequence[Issued]) -> list[bool]:
+    return await write_issued(session, items, pg)
+
+
 class DeclarationWriter(GroupCommit[Issued, bool]):
     def __init__(self, db: Database) -> None:
-        super().__init__(db, write_issued, _failed, group_commit=True)
+        super().__init__(db, write_issued, _failed, group_commit=True, write_pg=_write_pg)
 
 
 def get_writer(app: FastAPI) -> DeclarationWriter | None:

@@ -59,6 +59,15 @@ async def add_all(session: AsyncSession, rows: Sequence[Notice | WebhookDelivery
     await session.flush()
 
 
+_INSERT_DELIVERIES_PG = PgInsert(cast(Table, WebhookDelivery.__table__),
+                                 ("webhook_id", "notice_id", "status", "attempts", "next_attempt_at"))
+
+
+async def pg_insert_deliveries(pg: Any, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Webhook deliveries through the driver, in its transaction (a group-commit writer's own connection)."""
+    await _INSERT_DELIVERIES_PG.execute(pg, rows)
+
+
 _NOTICES = cast(Table, Notice.__table__)
 _INSERT_NOTICES = insert(_NOTICES).returning(_NOTICES.c.id, sort_by_parameter_order=True)
 

@@ -121,8 +121,10 @@ async def prepare_notices(session: AsyncSession, movements: Sequence[Movement]) 
     return PreparedNotices(sent, rows, units, now)
 
 
-async def finish_notices(session: AsyncSession, prepared: PreparedNotices, ids: Sequence[int]) -> list[NewNotice]:
-    """The notices just inserted with these ids (in row order), and their webhook deliveries."""
+async def finish_notices(session: AsyncSession, prepared: PreparedNotices, ids: Sequence[int],
+                         pg: Any = None) -> list[NewNotice]:
+    """The notices just inserted with these ids (in row order), and their webhook deliveries: in the session's
+    transaction, or in that of `pg` (an asyncpg connection) when given."""
     notices = [
         NewNotice(notice_id, unit, kind, m.source, m.person_id, m.origin_unit_code, province,
                   m.destination_unit_code, m.travel_date, m.declaration_id, m.passage_id, m.checkpoint_id)
@@ -138,7 +140,11 @@ async def finish_notices(session: AsyncSession, prepared: PreparedNotices, ids: 
             for hook_id, hook_path in hooks
             if n.unit_code in units and units[n.unit_code][1].startswith(hook_path)
         ]
-        if deliveries:
+        if deliveries and pg is not None:
+            await repo.pg_insert_deliveries(pg, [
+                {"webhook_id": d.webhook_id, "notice_id": d.notice_id, "status": d.status, "attempts": d.attempts,
+                 "next_attempt_at": d.next_attempt_at} for d in deliveries])
+        elif deliveries:
             await repo.add_all(session, deliveries)
     return notices
 
