@@ -205,26 +205,43 @@ def _stamp(keys_dir: Path) -> tuple[int, ...] | None:
     return (st.st_mtime_ns, st.st_ctime_ns, st.st_ino, st.st_size)
 
 
+# The last answer for each Settings object (kept, so its id is not reused): the scan API's hot path asks with the
+# app's settings on every request, and building the key paths costs more than the rest of the lookup.
+_by_settings: dict[int, tuple[Settings, float, Keyring]] = {}
+
+
 def get_keyring(settings: Settings | None = None) -> Keyring:
     """The process-wide keyring for `settings` (default: get_settings()), reloaded after key changes."""
     settings = settings or get_settings()
+    last = _by_settings.get(id(settings))
+    if last is not None and last[0] is settings and time.monotonic() - last[1] < RECHECK_SECONDS:
+        return last[2]
+    keyring, key = _get_keyring(settings)
+    if len(_by_settings) > 64:  # tests make many Settings objects; a server has one
+        _by_settings.clear()
+    _by_settings[id(settings)] = (settings, _checked.get(key, 0.0), keyring)  # as fresh as the files' last look
+    return keyring
+
+
+def _get_keyring(settings: Settings) -> tuple[Keyring, tuple[Path, Path | None]]:
     keys_dir = settings.keys_dir
     key = (keys_dir, settings.signing_key_path)
     cached = _cache.get(key)
     now = time.monotonic()
     if cached is not None and now - _checked.get(key, 0.0) < RECHECK_SECONDS:
-        return cached[1]
+        return cached[1], key
     stamp = _stamp(keys_dir)
     _checked[key] = now
     if cached is not None and cached[0] == stamp:
-        return cached[1]
+        return cached[1], key
     with _cache_lock:
         keyring = load_keyring(keys_dir, signing_key_path=settings.signing_key_path)
         _cache[key] = (stamp, keyring)
-    return keyring
+    return keyring, key
 
 
 def clear_keyring_cache() -> None:
     with _cache_lock:
         _cache.clear()
         _checked.clear()
+        _by_settings.clear()
