@@ -219,6 +219,18 @@ class PgInsert:
         return list(await pg.fetch(sql, *self.arrays(rows)))
 
 
+def driver_connect_args(engine: AsyncEngine) -> dict[str, Any]:
+    """asyncpg.connect()'s arguments for the engine's URL, as SQLAlchemy's asyncpg dialect connects: its own
+    URL options (`prepared_statement_cache_size`, ...) are SQLAlchemy's, translated or left out."""
+    args = dict(engine.dialect.create_connect_args(engine.url)[1])
+    cache_size = args.pop("prepared_statement_cache_size", None)
+    if cache_size is not None:
+        args["statement_cache_size"] = int(cache_size)
+    for sqlalchemy_only in ("prepared_statement_name_func", "async_creator_fn"):
+        args.pop(sqlalchemy_only, None)
+    return args
+
+
 class DriverPool:
     """A few asyncpg connections of a group-commit writer's own, outside SQLAlchemy's pool (PostgreSQL only).
 
@@ -230,7 +242,7 @@ class DriverPool:
     replaced. Statements sent here see no SQLAlchemy type processing: they take and return driver values."""
 
     def __init__(self, engine: AsyncEngine, size: int) -> None:
-        self._connect_args = engine.dialect.create_connect_args(engine.url)[1]
+        self._connect_args = driver_connect_args(engine)
         self._free: list[Any] = []
         self._slots = asyncio.Semaphore(size)
         self._open: set[Any] = set()
