@@ -93,4 +93,3 @@ async def test_driver_pool_commits_rolls_back_and_replaces_a_broken_connection(f
     finally:
         await db.dispose()
     assert pg.is_closed()  # dispose closes the pool's connections
-

@@ -24,7 +24,7 @@ async def _write(session: AsyncSession, pendings: Sequence[Pending]) -> list[Out
     return await write_batch(session, pendings, utcnow())
 
 
-async def _write_pg(session: AsyncSession, pg: Any, pendings: Sequence[Pending]) -> list[Outcome]:
+async def _write_pg(session: AsyncSession, pendings: Sequence[Pending], pg: Any) -> list[Outcome]:
     return await write_batch_pg(session, pendings, utcnow(), pg)
 
 

@@ -9,7 +9,7 @@ commits, and only then resolves the futures: a request never answers before its 
 `in_flight` batches are written at once; meanwhile the next ones queue up, so batches grow with the load
 and latency stays at about two transaction times. The tasks exist only while there is work.
 
-On PostgreSQL a domain may also give `write_pg(session, pg, items)`, which writes a batch through the driver
+On PostgreSQL a domain may also give `write_pg(session, items, pg)`, which writes a batch through the driver
 on a connection of the writer's own (`core.db.DriverPool`): `pg` is in the batch's transaction and `session`
 is a `Database.lookups()` session for the cached reads the batch may need (it writes nothing). It is used for
 the batches `pg_batchable(items)` accepts; the others go through a unit of work as before.
@@ -56,7 +56,7 @@ class GroupCommit(Generic[T, R]):
         max_batch: int = MAX_BATCH,
         in_flight: int = IN_FLIGHT,
         parallel_min: int = PARALLEL_MIN,
-        write_pg: Callable[[AsyncSession, Any, Sequence[T]], Awaitable[list[R]]] | None = None,
+        write_pg: Callable[[AsyncSession, Sequence[T], Any], Awaitable[list[R]]] | None = None,
         pg_batchable: Callable[[Sequence[T]], bool] = lambda _items: True,
     ) -> None:
         self.db = db
@@ -142,7 +142,7 @@ class GroupCommit(Generic[T, R]):
             if self._pg is None:
                 self._pg = self.db.driver_pool(self._in_flight)
             async with self._pg.transaction() as pg, self.db.lookups() as session:
-                results = await self.write_pg(session, pg, items)
+                results = await self.write_pg(session, items, pg)
         else:
             async with self.db.unit_of_work() as session:
                 results = await self.write(session, items)

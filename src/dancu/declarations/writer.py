@@ -36,16 +36,12 @@ class Issued:
     token_use: TokenUse | None = None
 
 
-async def write_issued(session: AsyncSession, items: Sequence[Issued], pg: Any = None) -> list[bool]:
+async def write_issued(session: AsyncSession, items: Sequence[Issued], pg: Any) -> list[bool]:
     """A batch in two statements (batch_repository.py), after the due token stamps (their own UPDATE, rows
-    locked in id order): in the session's transaction, or in that of `pg` (the writer's own asyncpg
-    connection) when given, and then `session` only serves cached lookups."""
+    locked in id order), in the transaction of `pg` (the writer's own asyncpg connection); `session` only
+    serves cached lookups."""
     used = dict(i.token_use for i in items if i.token_use is not None)
-    if pg is None:
-        if used:
-            await accounts_repo.touch_tokens(session, used)
-        pg = await driver(session)
-    elif used:
+    if used:
         await accounts_repo.pg_touch_tokens(pg, used)
     chain = chain_for(session)
     event_ids = await audit_repo.pg_lock_and_reserve(pg, chain, len(items))
@@ -60,13 +56,14 @@ def _failed(_exc: BaseException) -> bool:
     return False
 
 
-async def _write_pg(session: AsyncSession, pg: Any, items: Sequence[Issued]) -> list[bool]:
-    return await write_issued(session, items, pg)
+async def _write_in_session(session: AsyncSession, items: Sequence[Issued]) -> list[bool]:
+    """The same in a unit of work (the group-commit fallback when no driver pool is used)."""
+    return await write_issued(session, items, await driver(session))
 
 
 class DeclarationWriter(GroupCommit[Issued, bool]):
     def __init__(self, db: Database) -> None:
-        super().__init__(db, write_issued, _failed, group_commit=True, write_pg=_write_pg)
+        super().__init__(db, _write_in_session, _failed, group_commit=True, write_pg=write_issued)
 
 
 def get_writer(app: FastAPI) -> DeclarationWriter | None:

@@ -134,18 +134,16 @@ async def finish_notices(session: AsyncSession, prepared: PreparedNotices, ids: 
     if hooks:
         units = prepared.units
         deliveries = [
-            WebhookDelivery(webhook_id=hook_id, notice_id=n.id, status="pending", attempts=0,
-                            next_attempt_at=prepared.now)
+            {"webhook_id": hook_id, "notice_id": n.id, "status": "pending", "attempts": 0,
+             "next_attempt_at": prepared.now}
             for n in notices
             for hook_id, hook_path in hooks
             if n.unit_code in units and units[n.unit_code][1].startswith(hook_path)
         ]
         if deliveries and pg is not None:
-            await repo.pg_insert_deliveries(pg, [
-                {"webhook_id": d.webhook_id, "notice_id": d.notice_id, "status": d.status, "attempts": d.attempts,
-                 "next_attempt_at": d.next_attempt_at} for d in deliveries])
+            await repo.pg_insert_deliveries(pg, deliveries)
         elif deliveries:
-            await repo.add_all(session, deliveries)
+            await repo.add_all(session, [WebhookDelivery(**d) for d in deliveries])
     return notices
 
 
