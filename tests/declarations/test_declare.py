@@ -130,7 +130,10 @@ async def test_today_is_the_local_date(session: AsyncSession, keyring: Keyring) 
     """At 23:30 UTC it is already the next day in Vietnam: that day is 'today', the UTC date is the past."""
     person = await make_person(session)
     citizen = await actor(session, Role.CITIZEN, HANOI_COMMUNE, person)
-    now = datetime.now(UTC).replace(hour=23, minute=30)
+    # The next 23:30 UTC: the test's signing key was made just now, and an issue time before it is refused.
+    now = datetime.now(UTC).replace(hour=23, minute=30, second=0, microsecond=0)
+    if now <= datetime.now(UTC):
+        now += timedelta(days=1)
     local = now.astimezone(LOCAL_TZ).date()
     assert local == now.date() + timedelta(days=1)
     decl = await service.create_declaration(session, citizen, trip_in(person, travel_date=local.isoformat()),
