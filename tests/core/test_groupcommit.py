@@ -7,10 +7,12 @@ import asyncio
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 
+import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from dancu.core.db import Database
+from dancu.core.db import Database, driver
 from dancu.core.groupcommit import GroupCommit
+from tests.conftest import ENGINE
 
 
 class Log:
@@ -90,3 +92,20 @@ async def test_a_bad_item_fails_alone(fresh_db: str) -> None:
         results = await asyncio.gather(*(gc.submit([x]) for x in ("a", "bad", "c")))
         assert results == [["ok:a"], ["failed:ValueError"], ["ok:c"]]
         assert ["bad"] in log.batches  # the failed batch was written again item by item
+
+
+@pytest.mark.skipif(ENGINE != "postgresql", reason="the reader pool is PostgreSQL's")
+async def test_a_waiting_request_gives_its_reader_connection_back(fresh_db: str) -> None:
+    """While its item waits for the batch's commit, a request's lookups session holds no reader connection,
+    so a few reader connections serve many waiting requests; the session takes one again when it reads."""
+    async with _committer(fresh_db, gates=1) as (gc, log), gc.db.lookups() as s:
+        held = await driver(s)
+        waiting = asyncio.create_task(gc.submit(["a"], s))
+        try:
+            await _until(lambda: log.batches == [["a"]])
+            async with gc.db.lookups() as other:  # meanwhile another request takes that same connection
+                assert await driver(other) is held
+        finally:
+            log.gates[0].set()
+        assert await waiting == ["ok:a"]
+        assert await (await driver(s)).fetchval("SELECT 1") == 1

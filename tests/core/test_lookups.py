@@ -3,17 +3,19 @@ group-commit writer); on SQLite an ordinary unit of work."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
 from sqlalchemy import text
 
-from dancu.core.db import Database, driver
+from dancu.core.db import Database, driver, release_reader
 from tests.conftest import ENGINE
 
 
 async def _sent(db: Database, lookups: bool) -> list[str]:
-    """What asyncpg's query logger saw for two SELECTs in a lookups session or in a unit of work."""
+    """What asyncpg's query loggers saw for two SELECTs in a lookups session or in a unit of work: one through
+    the ORM, one straight to asyncpg (`driver`), on whichever connections they took."""
     seen: list[str] = []
 
     def log(record: Any) -> None:
@@ -21,13 +23,17 @@ async def _sent(db: Database, lookups: bool) -> list[str]:
 
     async with (db.lookups() if lookups else db.unit_of_work()) as s:
         conn = await (await s.connection()).get_raw_connection()
-        pg = conn.dbapi_connection._connection
-        pg.add_query_logger(log)
+        orm = conn.dbapi_connection._connection
+        orm.add_query_logger(log)
+        pg = await driver(s)  # (in a unit of work, this begins the transaction on `orm`)
+        if pg is not orm:
+            pg.add_query_logger(log)
         try:
             assert (await s.execute(text("SELECT 41 + 1"))).scalar_one() == 42
-            await (await driver(s)).fetchval("SELECT 1")  # a hot-path statement straight to asyncpg, too
+            await pg.fetchval("SELECT 1")  # a hot-path statement straight to asyncpg, too
         finally:
-            pg.remove_query_logger(log)
+            for c in {orm, pg}:
+                c.remove_query_logger(log)
     return seen
 
 
@@ -45,6 +51,58 @@ async def test_lookups_send_no_begin_or_commit(fresh_db: str) -> None:
         assert any(q.startswith("begin") for q in await _sent(db, lookups=False))
     finally:
         await db.dispose()
+
+
+@pytest.mark.skipif(ENGINE != "postgresql", reason="the reader pool is PostgreSQL's")
+async def test_lookups_take_driver_connections_from_a_reader_pool(fresh_db: str) -> None:
+    db = Database(fresh_db)
+    try:
+        async with db.lookups() as s:
+            first = await driver(s)
+            assert await driver(s) is first  # one per session
+            orm = (await (await s.connection()).get_raw_connection()).driver_connection
+            assert first is not orm  # not SQLAlchemy's pooled connection
+            assert not first.is_in_transaction()  # autocommit, as the session's own statements
+            await first.execute("CREATE TABLE scratch (name text)")
+            await first.execute("INSERT INTO scratch VALUES ('kept')")
+        async with db.unit_of_work() as s:  # each statement committed on its own
+            assert (await s.execute(text("SELECT count(*) FROM scratch"))).scalar_one() == 1
+        async with db.lookups() as s:
+            assert await driver(s) is first  # given back when the session ended, and reused
+            release_reader(s)  # given back early (a request about to wait for a group commit)...
+            async with db.lookups() as other:
+                assert await driver(other) is first  # ...so another session takes it meanwhile
+                second = await driver(s)  # and this one takes another when it needs one again
+                assert second is not first
+        async with db.lookups() as s:
+            broken = await driver(s)
+            broken.terminate()
+        async with db.lookups() as s:  # a broken connection is not handed out again
+            fresh = await driver(s)
+            assert fresh is not broken and not fresh.is_closed()
+            assert await fresh.fetchval("SELECT count(*) FROM scratch") == 1
+        with pytest.raises(asyncio.CancelledError):
+            async with db.lookups() as s:  # cancelled (perhaps mid-statement): closed, not reused
+                cancelled = await driver(s)
+                raise asyncio.CancelledError
+        assert cancelled.is_closed()
+        with pytest.raises(ZeroDivisionError):
+            async with db.lookups() as s:  # an error of the request's: the connection is kept
+                kept = await driver(s)
+                assert kept is not cancelled
+                raise ZeroDivisionError
+        async with db.lookups() as s:
+            assert await driver(s) is kept
+        async with db.lookups() as s:  # one left inside a transaction is closed, not reused
+            stuck = await driver(s)
+            await stuck.execute("BEGIN")
+        async with db.lookups() as s:
+            last = await driver(s)
+            assert last is not stuck
+        assert stuck.is_closed() and not last.is_closed()
+    finally:
+        await db.dispose()
+    assert last.is_closed()  # dispose closes the reader pool's connections
 
 
 @pytest.mark.skipif(ENGINE != "sqlite", reason="SQLite's lookups are a unit of work")

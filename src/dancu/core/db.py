@@ -100,10 +100,12 @@ def _sqlite_begin(conn: Any) -> None:
 
 # Connections above pool_size are closed when returned and opened again on the next burst (a new backend, an SSL
 # attempt): with 32 concurrent requests per worker and a pool of 10 that churn cost more than the requests.
-# 25 kept plus 15 for bursts per process; two workers stay well under PostgreSQL's default 100 connections.
-# (Server processes take theirs from the settings, DANCU_DB_POOL_SIZE / DANCU_DB_MAX_OVERFLOW.)
+# 25 kept plus 10 for bursts per process. With the writers' own connections (2 each for passages and
+# declarations) and the reader pool (READER_POOL_SIZE) that is at most 47 per process, so two workers stay
+# under PostgreSQL's default 100 connections. (Server processes take theirs from the settings,
+# DANCU_DB_POOL_SIZE / DANCU_DB_MAX_OVERFLOW.)
 POOL_SIZE = 25
-MAX_OVERFLOW = 15
+MAX_OVERFLOW = 10
 
 
 def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
@@ -150,7 +152,18 @@ async def driver(session: AsyncSession) -> Any:
     roll back with it. SQLAlchemy's asyncpg adapter begins its transaction lazily at its first statement;
     that is done here when nothing has been sent through the session yet (the adapter exposes no public
     way to begin it: `_start_transaction` is what its own cursor calls; tests/core/test_driver.py holds the
-    behaviour)."""
+    behaviour).
+
+    In a `Database.lookups()` session (autocommit) it is instead a connection of the database's reader pool,
+    taken at the first call and given back when the session ends or `release_reader` is called: checking a
+    connection out of SQLAlchemy's pool for the session cost ~200 µs of CPU per request (docs/benchmarks.md),
+    a reader pool's next to nothing. Both run each statement in a transaction of its own."""
+    readers: DriverPool | None = session.info.get(_READERS)
+    if readers is not None:  # a lookups session: a connection of the reader pool, taken at first use
+        pg = session.info.get(_READER)
+        if pg is None:
+            pg = session.info[_READER] = await readers.acquire()
+        return pg
     conn = await session.connection()
     raw = await conn.get_raw_connection()
     adapter: Any = raw.dbapi_connection
@@ -219,6 +232,21 @@ class PgInsert:
         return list(await pg.fetch(sql, *self.arrays(rows)))
 
 
+_READERS = "dancu.readers"  # session.info keys of a lookups session: its database's reader pool,
+_READER = "dancu.reader"  # and the connection it took from it
+# Per process. A lookups session holds its reader connection only until it hands its writes to a group-commit
+# writer (`release_reader`), so a few serve many concurrent requests; waiting for one is cheap.
+READER_POOL_SIZE = 8
+
+
+def release_reader(session: AsyncSession, *, healthy: bool = True) -> None:
+    """Give a lookups session's reader connection back now (a request about to wait for a group commit);
+    a later `driver(session)` takes one again. Nothing for other sessions. Not `healthy`: closed instead."""
+    pg = session.info.pop(_READER, None)
+    if pg is not None:
+        session.info[_READERS].release(pg, healthy)
+
+
 def driver_connect_args(engine: AsyncEngine) -> dict[str, Any]:
     """asyncpg.connect()'s arguments for the engine's URL, as SQLAlchemy's asyncpg dialect connects: its own
     URL options (`prepared_statement_cache_size`, ...) are SQLAlchemy's, translated or left out."""
@@ -259,26 +287,41 @@ class DriverPool:
         self._open.add(conn)
         return conn
 
+    async def acquire(self) -> Any:
+        """A connection of the pool (waits while all `size` are out); give it back with `release`."""
+        await self._slots.acquire()
+        try:
+            return await self._connection()
+        except BaseException:
+            self._slots.release()
+            raise
+
+    def release(self, conn: Any, healthy: bool = True) -> None:
+        """Back to the pool; closed instead when it broke, is inside a transaction, or `healthy` is False."""
+        try:
+            if healthy and not conn.is_closed() and not conn.is_in_transaction():
+                self._free.append(conn)
+            else:
+                self._open.discard(conn)
+                conn.terminate()
+        finally:
+            self._slots.release()
+
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Any]:
         """An asyncpg connection in a transaction that commits when the block ends and rolls back if it
         raises."""
-        async with self._slots:
-            conn = await self._connection()
-            healthy = False
-            try:
-                async with conn.transaction():
-                    yield conn
-                healthy = True
-            except BaseException:
-                healthy = not conn.is_closed() and not conn.is_in_transaction()
-                raise
-            finally:
-                if healthy:
-                    self._free.append(conn)
-                else:
-                    self._open.discard(conn)
-                    conn.terminate()
+        conn = await self.acquire()
+        healthy = False
+        try:
+            async with conn.transaction():
+                yield conn
+            healthy = True
+        except BaseException:
+            healthy = not conn.is_closed() and not conn.is_in_transaction()
+            raise
+        finally:
+            self.release(conn, healthy)
 
     async def close(self) -> None:
         conns, self._open, self._free = self._open, set(), []
@@ -301,6 +344,7 @@ class Database:
         self.reader = async_sessionmaker(self.engine.execution_options(isolation_level="AUTOCOMMIT"),
                                          expire_on_commit=False, autoflush=False)
         self._driver_pools: list[DriverPool] = []
+        self._readers: DriverPool | None = None  # driver connections of lookups sessions (PostgreSQL)
 
     @property
     def is_sqlite(self) -> bool:
@@ -321,8 +365,20 @@ class Database:
             async with self.unit_of_work() as session:
                 yield session
             return
+        if self._readers is None:
+            self._readers = self.driver_pool(READER_POOL_SIZE)
         async with self.reader() as session:
-            yield session
+            session.info[_READERS] = self._readers
+            try:
+                yield session
+            except Exception:
+                release_reader(session)
+                raise
+            except BaseException:  # cancelled, perhaps mid-statement: the connection's state is unknown
+                release_reader(session, healthy=False)
+                raise
+            else:
+                release_reader(session)
 
     def driver_pool(self, size: int) -> DriverPool:
         """A new `DriverPool` of this database, closed with it (`dispose`)."""
@@ -331,7 +387,7 @@ class Database:
         return pool
 
     async def dispose(self) -> None:
-        pools, self._driver_pools = self._driver_pools, []
+        pools, self._driver_pools, self._readers = self._driver_pools, [], None
         for pool in pools:
             await pool.close()
         await self.engine.dispose()

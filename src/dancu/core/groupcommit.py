@@ -29,7 +29,7 @@ from typing import Any, Generic, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from dancu.core.db import Database, DriverPool
+from dancu.core.db import Database, DriverPool, release_reader
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -105,12 +105,15 @@ class GroupCommit(Generic[T, R]):
 
         Without group commit the batch is written inline: in `session` (the request's, committed here)
         when given — SQLite has one writer, so a second transaction would wait for the first. With group
-        commit, the request's `session` is committed before waiting, so that waiting requests do not hold
-        every pooled connection and leave none for the writer."""
+        commit, the request's `session` is committed (and a lookups session's reader connection given back)
+        before waiting, so that waiting requests do not hold every pooled connection and leave none for the
+        writer."""
         if not items:
             return []
-        if self.group_commit and session is not None and session.in_transaction():
-            await session.commit()
+        if self.group_commit and session is not None:
+            release_reader(session)
+            if session.in_transaction():
+                await session.commit()
         if not self.group_commit:
             if session is not None:
                 results = await self.write(session, items)
