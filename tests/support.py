@@ -14,7 +14,8 @@ import psycopg
 from sqlalchemy import event, make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
-from dancu.core.db import Database, DriverPool, driver, transaction
+from dancu.core.db import Database, transaction
+from dancu.core.driver import DriverPool, driver
 from dancu.db import upgrade
 from dancu.units.service import load_official_units
 
@@ -179,7 +180,7 @@ class TestDatabase(Database):
 @asynccontextmanager
 async def statements_sent(database: Database, session: AsyncSession) -> AsyncIterator[list[str]]:
     """Every statement this session's connection sends meanwhile, lower-cased: through SQLAlchemy, and (on
-    PostgreSQL) straight to asyncpg (`core.db.driver`, the hot paths)."""
+    PostgreSQL) straight to asyncpg (`core.driver.driver`, the hot paths)."""
     statements: list[str] = []
 
     def through_sqlalchemy(_conn: object, _cursor: object, statement: str, *_args: object) -> None:

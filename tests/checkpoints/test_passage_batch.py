@@ -81,7 +81,7 @@ pg_only = pytest.mark.skipif(ENGINE != "postgresql", reason="the two-statement b
 async def test_a_write_with_a_taken_key_writes_nothing_else(session: AsyncSession, scene: Scene) -> None:
     from dancu.audit.service import Event, appending
     from dancu.checkpoints import batch_repository
-    from dancu.core.db import driver
+    from dancu.core.driver import driver
 
     body = passage(scene.code)
     [created] = await write_batch(session, [await pending(session, scene, body)], utcnow())

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dancu.core.db import driver_connect_args, make_engine
+from dancu.core.db import make_engine
+from dancu.core.driver import driver_connect_args
 
 
 def test_driver_connect_args_follow_the_url_as_sqlalchemy_reads_it() -> None:

@@ -1,4 +1,4 @@
-"""core.db.driver and PgInsert: statements sent straight to asyncpg run in the session's transaction."""
+"""core.driver.driver and core.db.PgInsert: statements sent straight to asyncpg run in the session's transaction."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ import pytest
 from sqlalchemy import Table, text
 
 from dancu.audit.models import AuditEvent
-from dancu.core.db import Database, PgInsert, driver
+from dancu.core.db import Database, PgInsert
+from dancu.core.driver import driver
 from tests.conftest import ENGINE
 
 pytestmark = pytest.mark.skipif(ENGINE != "postgresql", reason="asyncpg is PostgreSQL's driver")

@@ -10,7 +10,8 @@ from contextlib import asynccontextmanager
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from dancu.core.db import Database, driver
+from dancu.core.db import Database
+from dancu.core.driver import driver
 from dancu.core.groupcommit import GroupCommit
 from tests.conftest import ENGINE
 

@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 
-from dancu.core.db import Database, driver, release_reader
+from dancu.core.db import Database
+from dancu.core.driver import driver, release_reader
 from tests.conftest import ENGINE
 
 

@@ -10,7 +10,8 @@ from sqlalchemy import Table, and_, bindparam, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from dancu.accounts.models import Account, ApiToken, LoginAttempt, WebSession
-from dancu.core.db import detached, driver, is_postgresql
+from dancu.core.db import detached, is_postgresql
+from dancu.core.driver import driver
 from dancu.units.models import Unit
 
 

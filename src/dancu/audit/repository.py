@@ -10,7 +10,8 @@ from sqlalchemy import insert as insert_stmt
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from dancu.audit.models import AuditEvent
-from dancu.core.db import PgInsert, driver, is_postgresql
+from dancu.core.db import PgInsert, is_postgresql
+from dancu.core.driver import driver
 
 GENESIS = "0" * 64
 # An arbitrary constant naming the audit chain's advisory lock on PostgreSQL.

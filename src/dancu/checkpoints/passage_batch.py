@@ -19,7 +19,7 @@ from dancu.checkpoints import batch_repository as repo
 from dancu.checkpoints.passage_repository import count_rows
 from dancu.checkpoints.passages import Batch, Outcome, Pending, effects_of
 from dancu.checkpoints.scanning import ALREADY_SCANNED_WINDOW, Lookups
-from dancu.core.db import driver
+from dancu.core.driver import driver
 from dancu.notifications.service import finish_notices, prepare_notices
 
 

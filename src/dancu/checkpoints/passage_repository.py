@@ -18,7 +18,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from dancu.checkpoints.models import GreenLanePass, Passage, PassageCount, Vehicle
 from dancu.checkpoints.scanning import GreenLaneRecord, PassRecord, PersonRecord
-from dancu.core.db import PgInsert, driver, is_postgresql
+from dancu.core.db import PgInsert, is_postgresql
+from dancu.core.driver import driver
 from dancu.declarations.models import Declaration
 from dancu.declarations.service import pass_statuses
 from dancu.registry.models import Person

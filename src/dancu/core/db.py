@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
@@ -17,6 +16,8 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.types import TypeDecorator
+
+from dancu.core.driver import READER_POOL_SIZE, READERS_KEY, DriverPool, release_reader
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -143,35 +144,6 @@ def is_postgresql(session: AsyncSession) -> bool:
     return session.get_bind().dialect.name == "postgresql"
 
 
-async def driver(session: AsyncSession) -> Any:
-    """The asyncpg connection under this session (PostgreSQL only), inside the session's transaction.
-
-    For the hot paths (checkpoint batches, declarations, audit appends): a statement sent through the
-    session costs ~3x the CPU of the same statement sent to asyncpg directly (parameter processing, result
-    wrapping, the greenlet bridge). Statements sent here run in the session's transaction, so they commit or
-    roll back with it. SQLAlchemy's asyncpg adapter begins its transaction lazily at its first statement;
-    that is done here when nothing has been sent through the session yet (the adapter exposes no public
-    way to begin it: `_start_transaction` is what its own cursor calls; tests/core/test_driver.py holds the
-    behaviour).
-
-    In a `Database.lookups()` session (autocommit) it is instead a connection of the database's reader pool,
-    taken at the first call and given back when the session ends or `release_reader` is called: checking a
-    connection out of SQLAlchemy's pool for the session cost ~200 µs of CPU per request (docs/benchmarks.md),
-    a reader pool's next to nothing. Both run each statement in a transaction of its own."""
-    readers: DriverPool | None = session.info.get(_READERS)
-    if readers is not None:  # a lookups session: a connection of the reader pool, taken at first use
-        pg = session.info.get(_READER)
-        if pg is None:
-            pg = session.info[_READER] = await readers.acquire()
-        return pg
-    conn = await session.connection()
-    raw = await conn.get_raw_connection()
-    adapter: Any = raw.dbapi_connection
-    if adapter._transaction is None and adapter.isolation_level != "autocommit":
-        await adapter._start_transaction()
-    return raw.driver_connection
-
-
 _PG_DIALECT = postgresql.dialect()  # type: ignore[no-untyped-call]
 _M = TypeVar("_M", bound=Base)
 
@@ -232,106 +204,6 @@ class PgInsert:
         return list(await pg.fetch(sql, *self.arrays(rows)))
 
 
-_READERS = "dancu.readers"  # session.info keys of a lookups session: its database's reader pool,
-_READER = "dancu.reader"  # and the connection it took from it
-# Per process. A lookups session holds its reader connection only until it hands its writes to a group-commit
-# writer (`release_reader`), so a few serve many concurrent requests; waiting for one is cheap.
-READER_POOL_SIZE = 8
-
-
-def release_reader(session: AsyncSession, *, healthy: bool = True) -> None:
-    """Give a lookups session's reader connection back now (a request about to wait for a group commit);
-    a later `driver(session)` takes one again. Nothing for other sessions. Not `healthy`: closed instead."""
-    pg = session.info.pop(_READER, None)
-    if pg is not None:
-        session.info[_READERS].release(pg, healthy)
-
-
-def driver_connect_args(engine: AsyncEngine) -> dict[str, Any]:
-    """asyncpg.connect()'s arguments for the engine's URL, as SQLAlchemy's asyncpg dialect connects: its own
-    URL options (`prepared_statement_cache_size`, ...) are SQLAlchemy's, translated or left out."""
-    args = dict(engine.dialect.create_connect_args(engine.url)[1])
-    cache_size = args.pop("prepared_statement_cache_size", None)
-    if cache_size is not None:
-        args["statement_cache_size"] = int(cache_size)
-    for sqlalchemy_only in ("prepared_statement_name_func", "async_creator_fn"):
-        args.pop(sqlalchemy_only, None)
-    return args
-
-
-class DriverPool:
-    """A few asyncpg connections of a group-commit writer's own, outside SQLAlchemy's pool (PostgreSQL only).
-
-    A batch written through a unit of work pays for the session, the pool checkout and check-in and the
-    greenlet bridge on top of BEGIN and COMMIT: ~280 µs of CPU per batch on this project's machine against
-    ~90 µs for the same BEGIN and COMMIT on a connection of asyncpg's own (docs/benchmarks.md), at several
-    batches per scan and declaration second. A writer has at most `size` batches in flight, so it keeps at
-    most `size` connections, opened on first use and kept; one that fails mid-transaction is closed and
-    replaced. Statements sent here see no SQLAlchemy type processing: they take and return driver values."""
-
-    def __init__(self, engine: AsyncEngine, size: int) -> None:
-        self._connect_args = driver_connect_args(engine)
-        self._free: list[Any] = []
-        self._slots = asyncio.Semaphore(size)
-        self._open: set[Any] = set()
-
-    async def _connection(self) -> Any:
-        while self._free:
-            conn = self._free.pop()
-            if not conn.is_closed():
-                return conn
-            self._open.discard(conn)
-        import asyncpg
-
-        conn = await asyncpg.connect(**self._connect_args)
-        self._open.add(conn)
-        return conn
-
-    async def acquire(self) -> Any:
-        """A connection of the pool (waits while all `size` are out); give it back with `release`."""
-        await self._slots.acquire()
-        try:
-            return await self._connection()
-        except BaseException:
-            self._slots.release()
-            raise
-
-    def release(self, conn: Any, healthy: bool = True) -> None:
-        """Back to the pool; closed instead when it broke, is inside a transaction, or `healthy` is False."""
-        try:
-            if healthy and not conn.is_closed() and not conn.is_in_transaction():
-                self._free.append(conn)
-            else:
-                self._open.discard(conn)
-                conn.terminate()
-        finally:
-            self._slots.release()
-
-    @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[Any]:
-        """An asyncpg connection in a transaction that commits when the block ends and rolls back if it
-        raises."""
-        conn = await self.acquire()
-        healthy = False
-        try:
-            async with conn.transaction():
-                yield conn
-            healthy = True
-        except BaseException:
-            healthy = not conn.is_closed() and not conn.is_in_transaction()
-            raise
-        finally:
-            self.release(conn, healthy)
-
-    async def close(self) -> None:
-        conns, self._open, self._free = self._open, set(), []
-        for conn in conns:
-            try:
-                await asyncio.wait_for(conn.close(), 5)
-            except Exception:  # already broken, or another event loop's: drop it
-                conn.terminate()
-
-
 class Database:
     """Owns the engine and session factory of one app or CLI process."""
 
@@ -368,7 +240,7 @@ class Database:
         if self._readers is None:
             self._readers = self.driver_pool(READER_POOL_SIZE)
         async with self.reader() as session:
-            session.info[_READERS] = self._readers
+            session.info[READERS_KEY] = self._readers
             try:
                 yield session
             except Exception:

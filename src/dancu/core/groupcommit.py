@@ -10,7 +10,7 @@ commits, and only then resolves the futures: a request never answers before its 
 and latency stays at about two transaction times. The tasks exist only while there is work.
 
 On PostgreSQL a domain may also give `write_pg(session, items, pg)`, which writes a batch through the driver
-on a connection of the writer's own (`core.db.DriverPool`): `pg` is in the batch's transaction and `session`
+on a connection of the writer's own (`core.driver.DriverPool`): `pg` is in the batch's transaction and `session`
 is a `Database.lookups()` session for the cached reads the batch may need (it writes nothing). It is used for
 the batches `pg_batchable(items)` accepts; the others go through a unit of work as before.
 
@@ -29,7 +29,8 @@ from typing import Any, Generic, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from dancu.core.db import Database, DriverPool, release_reader
+from dancu.core.db import Database
+from dancu.core.driver import DriverPool, release_reader
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

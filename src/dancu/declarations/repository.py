@@ -15,7 +15,8 @@ from sqlalchemy import ColumnElement, Select, and_, bindparam, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from dancu.accounts.permissions import Actor
-from dancu.core.db import detached, driver, is_postgresql
+from dancu.core.db import detached, is_postgresql
+from dancu.core.driver import driver
 from dancu.declarations.models import Declaration
 from dancu.declarations.schemas import PassStatus, Status
 from dancu.registry.models import Person

@@ -17,7 +17,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from dancu.accounts import repository as accounts_repo
 from dancu.audit import repository as audit_repo
 from dancu.audit.service import Event, appending, chain_for
-from dancu.core.db import Database, driver
+from dancu.core.db import Database
+from dancu.core.driver import driver
 from dancu.core.groupcommit import GroupCommit
 from dancu.declarations import batch_repository as batch_repo
 from dancu.notifications.service import Movement, finish_notices, prepare_notices

@@ -17,7 +17,8 @@ from sqlalchemy.orm import aliased
 
 from dancu.accounts.permissions import Actor, Permission
 from dancu.checkpoints.models import Checkpoint
-from dancu.core.db import PgInsert, driver, is_postgresql
+from dancu.core.db import PgInsert, is_postgresql
+from dancu.core.driver import driver
 from dancu.notifications.models import Notice, Webhook, WebhookDelivery
 from dancu.notifications.schemas import NoticeFilter
 from dancu.registry.models import Person
