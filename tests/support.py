@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import shutil
 import threading
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -110,9 +110,20 @@ class BoundDriverPool(DriverPool):
     transaction, the test connection's driver in a savepoint, so the writer sees the test's rows and its
     writes roll back with them; outside one, connections of its own as in production."""
 
-    def __init__(self, db: TestDatabase, size: int) -> None:
-        super().__init__(db.engine, size)
+    def __init__(self, db: TestDatabase, size: int, claim: Callable[[Any], Awaitable[Any]] | None = None) -> None:
+        super().__init__(db.engine, size, claim)
         self.db = db
+
+    @asynccontextmanager
+    async def connection(self) -> AsyncIterator[Any]:
+        """Inside a test's transaction, the test connection's driver (it owns no audit chain: `claimed` is None,
+        so a writer opens a transaction on it, a savepoint here); outside one, as in production."""
+        conn = self.db._conn
+        if conn is None:
+            async with super().connection() as pg:
+                yield pg
+            return
+        yield (await conn.get_raw_connection()).driver_connection
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Any]:
@@ -162,8 +173,8 @@ class TestDatabase(Database):
         async with self.session() as s, transaction(s):
             yield s
 
-    def driver_pool(self, size: int) -> DriverPool:
-        pool = BoundDriverPool(self, size)
+    def driver_pool(self, size: int, claim: Callable[[Any], Awaitable[Any]] | None = None) -> DriverPool:
+        pool = BoundDriverPool(self, size, claim)
         self._driver_pools.append(pool)
         return pool
 

@@ -67,10 +67,32 @@ def pg_lock_key(chain: int) -> int:
     return _CHAIN_LOCK_KEY + chain
 
 
-def pg_lock_from(key: str) -> str:
+def pg_lock_from(key: str, *, lock: bool = True) -> str:
     """A FROM item that takes the chain's lock (parameter `key`: `pg_lock_key(chain)`) before the target list,
-    so ids reserved in that list come after the lock."""
+    so ids reserved in that list come after the lock. `lock=False`, for a connection that owns its chain
+    (`pg_claim_chain`): the same parameter, no lock."""
+    if not lock:
+        return f"(SELECT {key}::bigint) AS audit_chain_owned"
     return f"(SELECT pg_advisory_xact_lock({key}::bigint)) AS audit_lock"
+
+
+# Chains 0 .. SHARED_CHAINS-1 are shared: an appender locks one until its commit (`lock_chain_and_reserve`,
+# `pg_lock_from`). The next WRITER_CHAINS are each owned by one group-commit writer's connection for as long
+# as it lives: the only appender to its chain, it needs no lock, so a batch can be statements that commit on
+# their own instead of a transaction (no BEGIN and COMMIT round trips). Its ids are reserved by one
+# connection, one batch after the other, so they ascend along the chain as `verify_chain` walks it.
+SHARED_CHAINS = 8
+WRITER_CHAINS = 64
+_CLAIM_PG = "SELECT pg_try_advisory_lock($1::bigint)"
+
+
+async def pg_claim_chain(pg: Any) -> int | None:
+    """Make a chain this asyncpg connection's own until it closes (a session-level advisory lock: a
+    connection that dies gives it up with its backend); None when every writer chain is taken."""
+    for chain in range(SHARED_CHAINS, SHARED_CHAINS + WRITER_CHAINS):
+        if await pg.fetchval(_CLAIM_PG, pg_lock_key(chain)):
+            return chain
+    return None
 
 
 def pg_reserve_ids(n: str) -> str:

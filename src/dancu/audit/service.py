@@ -18,7 +18,7 @@ from dancu.audit.models import AuditEvent
 from dancu.core.db import after_rollback, is_postgresql, utcnow
 
 GENESIS = "0" * 64
-AUDIT_CHAINS = 8  # parallel chains on PostgreSQL; SQLite serialises writers anyway and uses one
+AUDIT_CHAINS = repository.SHARED_CHAINS  # parallel chains on PostgreSQL; SQLite serialises writers and uses one
 
 
 _HASHED = ("id", "chain", "at", "actor_id", "actor_role", "actor_unit", "action", "outcome", "person_id",

@@ -36,7 +36,7 @@ PASSAGE_COLUMNS = tuple(c.name for c in Passage.__table__.columns)
 _COLS = ", ".join(PASSAGE_COLUMNS)
 _DATETIMES = ("scanned_at", "recorded_at")
 
-_CONTEXT = f"""SELECT
+_CONTEXT_SELECT = f"""SELECT
   (SELECT array_agg(nextval(pg_get_serial_sequence('passages', 'id'))) FROM generate_series(1, $2::int)),
   {audit_repo.pg_reserve_ids('1')},
   (SELECT json_agg(json_build_array(d.id, d.person_id, d.pass_id, d.status, d.expires_at, d.origin_unit_code,
@@ -47,7 +47,9 @@ _CONTEXT = f"""SELECT
      SELECT {_COLS} FROM passages WHERE pass_id = ANY($3::varchar[]) AND checkpoint_id + 0 = ANY($4::int[])
        AND decision = 'confirm' AND scanned_at >= $5 AND scanned_at <= $6) r),
   (SELECT json_agg(r)::text FROM (SELECT {_COLS} FROM passages WHERE idempotency_key = ANY($7::varchar[])) r)
-FROM {audit_repo.pg_lock_from('$1')}"""
+FROM """
+_CONTEXT = _CONTEXT_SELECT + audit_repo.pg_lock_from("$1")
+_CONTEXT_OWNED = _CONTEXT_SELECT + audit_repo.pg_lock_from("$1", lock=False)  # the writer's own chain: no lock
 # (The already-scanned lookup leaves the planner only the (pass_id, scanned_at) index: see passage_repository.)
 
 
@@ -75,9 +77,11 @@ def _pass_record(r: list[Any], now: datetime) -> PassRecord:
 
 
 async def context(pg: Any, chain: int, n: int, pass_ids: Collection[str], checkpoint_ids: Collection[int],
-                  since: datetime, until: datetime, keys: Collection[str], now: datetime) -> Context:
-    row = await pg.fetchrow(_CONTEXT, audit_repo.pg_lock_key(chain), n, list(pass_ids), list(checkpoint_ids),
-                            since, until, list(keys))
+                  since: datetime, until: datetime, keys: Collection[str], now: datetime, *,
+                  owned: bool = False) -> Context:
+    """`owned`: the connection owns `chain` (`audit.repository.pg_claim_chain`), so no lock is taken."""
+    row = await pg.fetchrow(_CONTEXT_OWNED if owned else _CONTEXT, audit_repo.pg_lock_key(chain), n,
+                            list(pass_ids), list(checkpoint_ids), since, until, list(keys))
     ids, audit_ids, passes, recent, existing = row
     return Context(
         passage_ids=list(ids),
@@ -90,9 +94,9 @@ async def context(pg: Any, chain: int, n: int, pass_ids: Collection[str], checkp
 
 _NOTICES = ", ".join(NOTICE_COLUMNS)
 _COUNTS = ", ".join((*COUNT_KEY, "count"))
-_WRITE = f"""WITH RECURSIVE inserted AS (
-  INSERT INTO passages ({_COLS}) SELECT {_COLS} FROM json_populate_recordset(NULL::passages, $1::json)
-  ON CONFLICT (idempotency_key) DO NOTHING RETURNING id
+_WRITE_HEAD = f"""WITH RECURSIVE inserted AS (
+  INSERT INTO passages ({_COLS}) SELECT {_COLS} FROM json_populate_recordset(NULL::passages, $1::json)"""
+_WRITE_TAIL = f"""
 ), complete AS (SELECT count(*) = $2::int AS ok FROM inserted
 ), notices_insert AS (
   INSERT INTO notices ({_NOTICES}) SELECT {_NOTICES} FROM json_populate_recordset(NULL::notices, $3::json)
@@ -103,12 +107,27 @@ _WRITE = f"""WITH RECURSIVE inserted AS (
   ON CONFLICT ({', '.join(COUNT_KEY)}) DO UPDATE SET count = passage_counts.count + excluded.count
 ), {audit_repo.pg_append_ctes('$5', '$6', '$7', '(SELECT ok FROM complete)')}
 SELECT (SELECT ok FROM complete), (SELECT array_agg(id ORDER BY id) FROM notices_insert)"""
+# In a transaction a taken key is skipped, the rest is not written and the caller rolls back. A statement that
+# commits on its own (an owned chain) must fail instead: a unique violation undoes all of it.
+_WRITE = _WRITE_HEAD + "\n  ON CONFLICT (idempotency_key) DO NOTHING RETURNING id" + _WRITE_TAIL
+_WRITE_OWNED = _WRITE_HEAD + "\n  RETURNING id" + _WRITE_TAIL
+_KEY_CONSTRAINT = "uq_passages_idempotency_key"
 
 
 async def write(pg: Any, passages: Sequence[Mapping[str, Any]], notices: Sequence[Mapping[str, Any]],
-                counts: Sequence[Mapping[str, Any]], audit: Appending) -> tuple[bool, list[int]]:
+                counts: Sequence[Mapping[str, Any]], audit: Appending, *,
+                owned: bool = False) -> tuple[bool, list[int]]:
     """(True, the notices' ids in row order) when every passage was inserted; (False, []) when a key was
-    already taken, and then nothing else was written: the caller rolls the transaction back."""
-    ok, notice_ids = await pg.fetchrow(_WRITE, json_rows(passages), len(passages), json_rows(notices),
-                                       json_rows(counts), json_rows(audit.rows), audit.canonical, audit.chain)
+    already taken, and then nothing else was written: the caller rolls the transaction back (in a statement
+    of its own, `owned`, the statement itself is undone)."""
+    import asyncpg
+
+    args = (json_rows(passages), len(passages), json_rows(notices), json_rows(counts), json_rows(audit.rows),
+            audit.canonical, audit.chain)
+    try:
+        ok, notice_ids = await pg.fetchrow(_WRITE_OWNED if owned else _WRITE, *args)
+    except asyncpg.UniqueViolationError as exc:
+        if exc.constraint_name != _KEY_CONSTRAINT:
+            raise
+        return False, []
     return bool(ok), list(notice_ids or [])

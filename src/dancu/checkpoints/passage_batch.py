@@ -9,6 +9,7 @@ and write the items one by one: each then finds its key recorded and answers as 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from contextlib import nullcontext
 from datetime import datetime
 from typing import Any
 
@@ -20,7 +21,7 @@ from dancu.checkpoints.passage_repository import count_rows
 from dancu.checkpoints.passages import Batch, Outcome, Pending, effects_of
 from dancu.checkpoints.scanning import ALREADY_SCANNED_WINDOW, Lookups
 from dancu.core.driver import driver
-from dancu.notifications.service import finish_notices, prepare_notices
+from dancu.notifications.service import finish_notices, prepare_notices, webhooks_active
 
 
 class Raced(Exception):
@@ -28,12 +29,17 @@ class Raced(Exception):
 
 
 async def write_batch_pg(session: AsyncSession, pendings: Sequence[Pending], now: datetime,
-                         pg: Any = None) -> list[Outcome]:
+                         pg: Any = None, owned: int | None = None) -> list[Outcome]:
     """In the session's transaction, or in that of `pg` (an asyncpg connection) when given: then `session` only
-    serves the cached lookups and the per-transaction choices (audit chain, count shard)."""
+    serves the cached lookups and the per-transaction choices (audit chain, count shard).
+
+    `owned`: the audit chain `pg` owns (`audit.repository.pg_claim_chain`); `pg` is then in no transaction and
+    the batch is two statements that each commit on their own — the lookups, then every write in one
+    statement, atomic by itself — or, when webhooks are active (their deliveries are a third statement),
+    the writes in a transaction of their own."""
     if pg is None:
         pg = await driver(session)
-    chain = chain_for(session)
+    chain = owned if owned is not None else chain_for(session)
     readings = [p.reading for p in pendings]
     times = [p.item.scanned_at for p in pendings]
     context = await repo.context(
@@ -41,7 +47,7 @@ async def write_batch_pg(session: AsyncSession, pendings: Sequence[Pending], now
         sorted({r.pass_id for r in readings if r.kind == "travel_pass" and r.pass_id}),
         sorted({p.checkpoint_id for p in pendings}),
         min(times) - ALREADY_SCANNED_WINDOW, max(times) + ALREADY_SCANNED_WINDOW,
-        sorted({p.item.idempotency_key for p in pendings}), now,
+        sorted({p.item.idempotency_key for p in pendings}), now, owned=owned is not None,
     )
     batch = Batch.of(pendings, Lookups(passes=context.passes), now)
     batch.replays(context.existing)
@@ -54,11 +60,13 @@ async def write_batch_pg(session: AsyncSession, pendings: Sequence[Pending], now
     if created:
         effects = await effects_of(session, created)
         notices = await prepare_notices(session, effects.movements)
-        ok, notice_ids = await repo.write(
-            pg, [row for row, _, _ in created], notices.rows, count_rows(session, effects.counts),
-            appending([effects.event], chain, [context.audit_id], now),
-        )
-        if not ok:
-            raise Raced(f"an idempotency key of this batch of {len(created)} was recorded meanwhile")
-        await finish_notices(session, notices, notice_ids, pg)
+        own_tx = owned is not None and await webhooks_active(session)
+        async with pg.transaction() if own_tx else nullcontext():
+            ok, notice_ids = await repo.write(
+                pg, [row for row, _, _ in created], notices.rows, count_rows(session, effects.counts),
+                appending([effects.event], chain, [context.audit_id], now), owned=owned is not None,
+            )
+            if not ok:
+                raise Raced(f"an idempotency key of this batch of {len(created)} was recorded meanwhile")
+            await finish_notices(session, notices, notice_ids, pg)
     return batch.results()

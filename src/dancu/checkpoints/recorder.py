@@ -14,6 +14,7 @@ from typing import Any
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from dancu.audit.repository import pg_claim_chain
 from dancu.checkpoints.passage_batch import write_batch_pg
 from dancu.checkpoints.passages import Outcome, Pending, pg_batchable, write_batch
 from dancu.core.db import Database, utcnow
@@ -28,6 +29,10 @@ async def _write_pg(session: AsyncSession, pendings: Sequence[Pending], pg: Any)
     return await write_batch_pg(session, pendings, utcnow(), pg)
 
 
+async def _write_pg_owned(session: AsyncSession, pendings: Sequence[Pending], pg: Any, chain: int) -> list[Outcome]:
+    return await write_batch_pg(session, pendings, utcnow(), pg, owned=chain)
+
+
 def _failed(_exc: BaseException) -> Outcome:
     """A write that failed (database down, a constraint the checks missed) is an error outcome for that
     item alone; the client retries it with the same idempotency key."""
@@ -37,7 +42,7 @@ def _failed(_exc: BaseException) -> Outcome:
 class Recorder(GroupCommit[Pending, Outcome]):
     def __init__(self, db: Database, *, group_commit: bool) -> None:
         super().__init__(db, _write, _failed, group_commit=group_commit, write_pg=_write_pg,
-                         pg_batchable=pg_batchable)
+                         pg_batchable=pg_batchable, write_pg_owned=_write_pg_owned, claim=pg_claim_chain)
 
 
 def get_recorder(app: FastAPI) -> Recorder:

@@ -252,9 +252,9 @@ class Database:
             else:
                 release_reader(session)
 
-    def driver_pool(self, size: int) -> DriverPool:
+    def driver_pool(self, size: int, claim: Callable[[Any], Awaitable[Any]] | None = None) -> DriverPool:
         """A new `DriverPool` of this database, closed with it (`dispose`)."""
-        pool = DriverPool(self.engine, size)
+        pool = DriverPool(self.engine, size, claim)
         self._driver_pools.append(pool)
         return pool
 

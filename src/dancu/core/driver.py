@@ -5,7 +5,7 @@ sessions' reader pool) and the arguments they connect with."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -46,25 +46,46 @@ class DriverPool:
     ~90 µs for the same BEGIN and COMMIT on a connection of asyncpg's own (docs/benchmarks.md), at several
     batches per scan and declaration second. A writer has at most `size` batches in flight, so it keeps at
     most `size` connections, opened on first use and kept; one that fails mid-transaction is closed and
-    replaced. Statements sent here see no SQLAlchemy type processing: they take and return driver values."""
+    replaced. Statements sent here see no SQLAlchemy type processing: they take and return driver values.
 
-    def __init__(self, engine: AsyncEngine, size: int) -> None:
+    `claim(conn)`, when given, runs once on each new connection and its answer is kept for the connection's
+    life (`claimed(conn)`): a writer claims an audit chain of its own this way (`audit.repository`)."""
+
+    def __init__(self, engine: AsyncEngine, size: int, claim: Callable[[Any], Awaitable[Any]] | None = None) -> None:
         self._connect_args = driver_connect_args(engine)
         self._free: list[Any] = []
         self._slots = asyncio.Semaphore(size)
         self._open: set[Any] = set()
+        self._claim = claim
+        self._claimed: dict[Any, Any] = {}
 
     async def _connection(self) -> Any:
         while self._free:
             conn = self._free.pop()
             if not conn.is_closed():
                 return conn
-            self._open.discard(conn)
+            self._forget(conn)
         import asyncpg
 
         conn = await asyncpg.connect(**self._connect_args)
         self._open.add(conn)
+        if self._claim is not None:
+            try:
+                self._claimed[conn] = await self._claim(conn)
+            except BaseException:
+                self._forget(conn)
+                conn.terminate()
+                raise
         return conn
+
+    def _forget(self, conn: Any) -> None:
+        self._open.discard(conn)
+        self._claimed.pop(conn, None)
+
+    def claimed(self, conn: Any) -> Any:
+        """What `claim` answered for this connection (None without a claim, or for a connection not of this
+        pool)."""
+        return self._claimed.get(conn)
 
     async def acquire(self) -> Any:
         """A connection of the pool (waits while all `size` are out); give it back with `release`."""
@@ -81,10 +102,25 @@ class DriverPool:
             if healthy and not conn.is_closed() and not conn.is_in_transaction():
                 self._free.append(conn)
             else:
-                self._open.discard(conn)
+                self._forget(conn)
                 conn.terminate()
         finally:
             self._slots.release()
+
+    @asynccontextmanager
+    async def connection(self) -> AsyncIterator[Any]:
+        """An asyncpg connection outside any transaction (each statement commits on its own, unless the block
+        opens one); closed instead of kept when the block leaves it broken or inside a transaction."""
+        conn = await self.acquire()
+        healthy = False
+        try:
+            yield conn
+            healthy = True
+        except BaseException:
+            healthy = not conn.is_closed() and not conn.is_in_transaction()
+            raise
+        finally:
+            self.release(conn, healthy)
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Any]:
@@ -103,7 +139,7 @@ class DriverPool:
             self.release(conn, healthy)
 
     async def close(self) -> None:
-        conns, self._open, self._free = self._open, set(), []
+        conns, self._open, self._free, self._claimed = self._open, set(), [], {}
         for conn in conns:
             try:
                 await asyncio.wait_for(conn.close(), 5)

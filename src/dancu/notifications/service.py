@@ -46,6 +46,11 @@ async def _active_webhooks(session: AsyncSession) -> tuple[tuple[int, str], ...]
     return hooks
 
 
+async def webhooks_active(session: AsyncSession) -> bool:
+    """Whether notices may have webhook deliveries to insert with them (cached, as `finish_notices` reads it)."""
+    return bool(await _active_webhooks(session))
+
+
 async def _unit_info(session: AsyncSession, codes: set[str]) -> dict[str, tuple[str | None, str]]:
     """code -> (parent code, path), from the units domain's cached tree."""
     tree = await unit_tree(session)

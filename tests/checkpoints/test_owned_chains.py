@@ -1,0 +1,178 @@
+"""Passage batches on PostgreSQL on a writer connection that owns an audit chain: two statements that commit on
+their own (no BEGIN or COMMIT), a valid hash chain across writers of several processes, deliveries in a
+transaction when webhooks are active, and the locked shared chains when no writer chain is free."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+import asyncpg
+import pytest
+from sqlalchemy import func, select
+
+from dancu.accounts.permissions import Actor, Role
+from dancu.audit import repository as audit_repo
+from dancu.audit.models import AuditEvent
+from dancu.audit.service import verify_chain
+from dancu.checkpoints.models import Checkpoint, CheckpointAssignment, Passage
+from dancu.checkpoints.passages import Pending, prepare
+from dancu.checkpoints.recorder import Recorder
+from dancu.checkpoints.schemas import PassageIn
+from dancu.config import Settings
+from dancu.core.db import Database, utcnow
+from dancu.core.driver import driver_connect_args
+from dancu.credentials.keyfiles import init_keys
+from dancu.credentials.keys import Keyring, get_keyring
+from dancu.notifications.models import Notice, WebhookDelivery
+from dancu.notifications.schemas import WebhookCreate
+from dancu.notifications.webhooks import create_webhook
+from tests.checkpoints.conftest import actor_of, make_declaration, passage
+from tests.conftest import ENGINE
+from tests.factories import HANOI_COMMUNE, hcmc_commune, make_account, make_person
+
+pytestmark = pytest.mark.skipif(ENGINE != "postgresql", reason="writer connections are PostgreSQL's")
+
+
+@dataclass
+class Place:
+    checkpoint_id: int
+    destination: str
+    actor: Actor
+    keyring: Keyring
+
+
+async def _place(db: Database, settings: Settings) -> Place:
+    assert init_keys(settings.keys_dir, now=utcnow() - timedelta(days=30))
+    keyring = get_keyring(settings)
+    async with db.unit_of_work() as s:
+        officer = await make_account(s, Role.CHECKPOINT_OFFICER, HANOI_COMMUNE)
+        checkpoint = Checkpoint(name="Trạm 1", unit_code=HANOI_COMMUNE, kind="internal")
+        s.add(checkpoint)
+        await s.flush()
+        s.add(CheckpointAssignment(checkpoint_id=checkpoint.id, account_id=officer.id))
+        return Place(checkpoint.id, await hcmc_commune(s), await actor_of(s, officer), keyring)
+
+
+async def _pendings(db: Database, place: Place, n: int) -> list[Pending]:
+    async with db.unit_of_work() as s:
+        codes = [(await make_declaration(s, await make_person(s), place.keyring, destination=place.destination))
+                 .pass_code for _ in range(n)]
+    return [prepare(PassageIn.model_validate(passage(c)), checkpoint_id=place.checkpoint_id, actor=place.actor,
+                    keyring=place.keyring, now=utcnow()) for c in codes]
+
+
+def _writer_connection(recorder: Recorder) -> Any:
+    pool = recorder._pg
+    assert pool is not None and pool._free, "the recorder has written a batch on a connection of its own"
+    return pool._free[-1]
+
+
+def _logged(conn: Any) -> list[str]:
+    seen: list[str] = []
+    conn.add_query_logger(lambda record: seen.append(record.query.strip().lower()))
+    return seen
+
+
+async def test_batches_commit_without_begin_on_an_owned_chain(fresh_db: str, settings: Settings) -> None:
+    db = Database(fresh_db)
+    try:
+        place = await _place(db, settings)
+        pendings = await _pendings(db, place, 6)
+        recorder = Recorder(db, group_commit=True)
+        assert [o.status for o in await recorder.submit(pendings[:1])] == ["created"]
+        conn = _writer_connection(recorder)
+        chain = recorder._pg.claimed(conn)  # type: ignore[union-attr]
+        assert chain is not None and chain >= audit_repo.SHARED_CHAINS
+        seen = _logged(conn)
+        assert [o.status for o in await recorder.submit(pendings[1:])] == ["created"] * 5
+        await asyncio.sleep(0)  # asyncpg calls its query loggers soon after each statement
+        assert seen and not any(q.startswith(("begin", "commit", "rollback")) for q in seen), seen
+        assert not conn.is_in_transaction()
+        async with db.unit_of_work() as s:
+            assert await s.scalar(select(func.count()).select_from(Passage)) == 6
+            assert await s.scalar(select(func.count()).select_from(Notice)) == 12
+            chains = set((await s.scalars(select(AuditEvent.chain).where(AuditEvent.action == "passage:record"))).all())
+            assert chains == {chain}
+            assert (await verify_chain(s)).ok
+        await recorder.aclose()
+    finally:
+        await db.dispose()
+
+
+async def test_writers_of_several_processes_each_own_a_chain_and_the_chains_verify(
+    fresh_db: str, settings: Settings
+) -> None:
+    """Two databases (as two server processes) with a recorder each, batches written concurrently, and
+    other audited work on the shared chains meanwhile: every chain verifies."""
+    one, two = Database(fresh_db), Database(fresh_db)
+    try:
+        place = await _place(one, settings)
+        pendings = await _pendings(one, place, 40)
+        recorders = [Recorder(one, group_commit=True), Recorder(two, group_commit=True)]
+        await asyncio.gather(*(recorders[i % 2].submit([p]) for i, p in enumerate(pendings)))
+        owned = {r._pg.claimed(c) for r in recorders for c in r._pg._open}  # type: ignore[union-attr]
+        assert None not in owned and len(owned) >= 2 and min(owned) >= audit_repo.SHARED_CHAINS
+        async with one.unit_of_work() as s:
+            assert await s.scalar(select(func.count()).select_from(Passage)) == 40
+            used = set((await s.scalars(select(AuditEvent.chain).where(AuditEvent.action == "passage:record"))).all())
+            assert used <= owned
+            report = await verify_chain(s)
+            assert report.ok, report.reason
+        for r in recorders:
+            await r.aclose()
+    finally:
+        await one.dispose()
+        await two.dispose()
+
+
+async def test_with_active_webhooks_the_writes_and_deliveries_share_a_transaction(
+    fresh_db: str, settings: Settings
+) -> None:
+    db = Database(fresh_db)
+    try:
+        place = await _place(db, settings)
+        async with db.unit_of_work() as s:
+            admin = await actor_of(s, await make_account(s, Role.ADMIN, "VN"))
+            hook = await create_webhook(s, admin, WebhookCreate(url="https://dest.example/h",
+                                                                unit_code=place.destination), allow_loopback_http=True)
+        pendings = await _pendings(db, place, 2)
+        recorder = Recorder(db, group_commit=True)
+        await recorder.submit(pendings[:1])
+        seen = _logged(_writer_connection(recorder))
+        [outcome] = await recorder.submit(pendings[1:])
+        await asyncio.sleep(0)
+        assert outcome.status == "created" and outcome.passage
+        assert any(q.startswith("begin") for q in seen) and any(q.startswith("commit") for q in seen), seen
+        async with db.unit_of_work() as s:
+            arrival = await s.scalar(select(Notice.id).where(Notice.passage_id == outcome.passage["id"],
+                                                             Notice.kind == "arrival"))
+            deliveries = (await s.execute(select(WebhookDelivery.webhook_id, WebhookDelivery.notice_id))).all()
+            assert (hook.id, arrival) in [tuple(d) for d in deliveries]
+            assert (await verify_chain(s)).ok
+        await recorder.aclose()
+    finally:
+        await db.dispose()
+
+
+async def test_when_no_writer_chain_is_free_a_batch_locks_a_shared_chain(fresh_db: str, settings: Settings) -> None:
+    db = Database(fresh_db)
+    holder = await asyncpg.connect(**driver_connect_args(db.engine))
+    try:
+        place = await _place(db, settings)
+        pendings = await _pendings(db, place, 3)
+        for chain in range(audit_repo.SHARED_CHAINS, audit_repo.SHARED_CHAINS + audit_repo.WRITER_CHAINS):
+            assert await holder.fetchval("SELECT pg_try_advisory_lock($1::bigint)", audit_repo.pg_lock_key(chain))
+        recorder = Recorder(db, group_commit=True)
+        assert [o.status for o in await recorder.submit(pendings)] == ["created"] * 3
+        assert recorder._pg.claimed(_writer_connection(recorder)) is None  # type: ignore[union-attr]
+        async with db.unit_of_work() as s:
+            [chain] = (await s.scalars(select(AuditEvent.chain).where(AuditEvent.action == "passage:record"))).all()
+            assert chain < audit_repo.SHARED_CHAINS
+            assert (await verify_chain(s)).ok
+        await recorder.aclose()
+    finally:
+        await holder.close()
+        await db.dispose()
