@@ -110,8 +110,9 @@ class BoundDriverPool(DriverPool):
     transaction, the test connection's driver in a savepoint, so the writer sees the test's rows and its
     writes roll back with them; outside one, connections of its own as in production."""
 
-    def __init__(self, db: TestDatabase, size: int, claim: Callable[[Any], Awaitable[Any]] | None = None) -> None:
-        super().__init__(db.engine, size, claim)
+    def __init__(self, db: TestDatabase, size: int, claim: Callable[[Any], Awaitable[Any]] | None = None, *,
+                 generic_plans: bool = False) -> None:
+        super().__init__(db.engine, size, claim, generic_plans=generic_plans)
         self.db = db
 
     @asynccontextmanager
@@ -173,8 +174,9 @@ class TestDatabase(Database):
         async with self.session() as s, transaction(s):
             yield s
 
-    def driver_pool(self, size: int, claim: Callable[[Any], Awaitable[Any]] | None = None) -> DriverPool:
-        pool = BoundDriverPool(self, size, claim)
+    def driver_pool(self, size: int, claim: Callable[[Any], Awaitable[Any]] | None = None, *,
+                    generic_plans: bool = False) -> DriverPool:
+        pool = BoundDriverPool(self, size, claim, generic_plans=generic_plans)
         self._driver_pools.append(pool)
         return pool
 

@@ -86,6 +86,7 @@ async def test_batches_commit_without_begin_on_an_owned_chain(fresh_db: str, set
         conn = _writer_connection(recorder)
         chain = recorder._pg.claimed(conn)  # type: ignore[union-attr]
         assert chain is not None and chain >= audit_repo.SHARED_CHAINS
+        assert await conn.fetchval("SHOW plan_cache_mode") == "force_generic_plan"  # a writer's few statements
         seen = _logged(conn)
         assert [o.status for o in await recorder.submit(pendings[1:])] == ["created"] * 5
         await asyncio.sleep(0)  # asyncpg calls its query loggers soon after each statement

@@ -64,6 +64,7 @@ async def test_lookups_take_driver_connections_from_a_reader_pool(fresh_db: str)
             orm = (await (await s.connection()).get_raw_connection()).driver_connection
             assert first is not orm  # not SQLAlchemy's pooled connection
             assert not first.is_in_transaction()  # autocommit, as the session's own statements
+            assert await first.fetchval("SHOW plan_cache_mode") == "auto"  # (only writers force generic plans)
             await first.execute("CREATE TABLE scratch (name text)")
             await first.execute("INSERT INTO scratch VALUES ('kept')")
         async with db.unit_of_work() as s:  # each statement committed on its own

@@ -252,9 +252,10 @@ class Database:
             else:
                 release_reader(session)
 
-    def driver_pool(self, size: int, claim: Callable[[Any], Awaitable[Any]] | None = None) -> DriverPool:
+    def driver_pool(self, size: int, claim: Callable[[Any], Awaitable[Any]] | None = None, *,
+                    generic_plans: bool = False) -> DriverPool:
         """A new `DriverPool` of this database, closed with it (`dispose`)."""
-        pool = DriverPool(self.engine, size, claim)
+        pool = DriverPool(self.engine, size, claim, generic_plans=generic_plans)
         self._driver_pools.append(pool)
         return pool
 

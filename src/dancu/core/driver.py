@@ -49,10 +49,21 @@ class DriverPool:
     replaced. Statements sent here see no SQLAlchemy type processing: they take and return driver values.
 
     `claim(conn)`, when given, runs once on each new connection and its answer is kept for the connection's
-    life (`claimed(conn)`): a writer claims an audit chain of its own this way (`audit.repository`)."""
+    life (`claimed(conn)`): a writer claims an audit chain of its own this way (`audit.repository`).
 
-    def __init__(self, engine: AsyncEngine, size: int, claim: Callable[[Any], Awaitable[Any]] | None = None) -> None:
+    `generic_plans`: the connections run their prepared statements on generic plans (`plan_cache_mode =
+    force_generic_plan`). For a writer's few batch statements: with the default, PostgreSQL planned them
+    afresh on every run (custom plans), ~40 % of the server's CPU for a batch of 8 passages on analysed
+    tables (docs/benchmarks.md, eleventh session). A generic plan is remade whenever an ANALYZE changes the
+    tables' statistics, as autovacuum does within a minute of a new system's first writes."""
+
+    def __init__(self, engine: AsyncEngine, size: int, claim: Callable[[Any], Awaitable[Any]] | None = None, *,
+                 generic_plans: bool = False) -> None:
         self._connect_args = driver_connect_args(engine)
+        if generic_plans:
+            settings = dict(self._connect_args.get("server_settings") or {})
+            settings["plan_cache_mode"] = "force_generic_plan"
+            self._connect_args["server_settings"] = settings
         self._free: list[Any] = []
         self._slots = asyncio.Semaphore(size)
         self._open: set[Any] = set()

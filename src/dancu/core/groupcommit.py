@@ -155,7 +155,8 @@ class GroupCommit(Generic[T, R]):
     async def _write(self, items: Sequence[T]) -> list[R]:
         if self.write_pg is not None and self.pg_batchable(items):
             if self._pg is None:
-                self._pg = self.db.driver_pool(self._in_flight, self._claim if self.write_pg_owned else None)
+                self._pg = self.db.driver_pool(self._in_flight, self._claim if self.write_pg_owned else None,
+                                               generic_plans=True)
             if self.write_pg_owned is None:
                 async with self._pg.transaction() as pg, self.db.lookups() as session:
                     results = await self.write_pg(session, items, pg)
