@@ -14,8 +14,8 @@ batch statements are made for a few rows and kept for the whole run, so each bat
 tables grow (docs/benchmarks.md, sixth session).
 
 Then the database is checked: passages == number of 201s (nothing lost, nothing extra), no duplicate keys,
-one count per passage in passage_counts, two notices per passage, and replaying some keys answers 200 with
-the same passage.
+one count per passage in passage_counts, two notices per passage, replaying some keys answers 200 with
+the same passage, and every audit hash chain verifies.
 
     .venv/bin/python bench/bench_scan.py [--seconds 10] [--connections 32] [--passes 40000]
 """
@@ -44,6 +44,7 @@ from sqlalchemy import insert, select
 from dancu.accounts.permissions import Role
 from dancu.accounts.schemas import TokenCreate
 from dancu.accounts.service import actor_from, create_token, ensure_account
+from dancu.audit.models import AuditEvent
 from dancu.checkpoints.models import Checkpoint, CheckpointAssignment
 from dancu.core.db import Database, utcnow
 from dancu.credentials.keyfiles import init_keys
@@ -306,8 +307,22 @@ def replay(base: str, token: str, checkpoint: int, dsn: str, n: int) -> tuple[in
     return ok, bad
 
 
+async def audit_intact(url: str) -> tuple[int, bool, str | None]:
+    """`dancu audit verify` over every chain: the writers' own chains and the shared ones."""
+    from dancu.audit.service import verify_chain
+
+    db = Database(url)
+    try:
+        async with db.unit_of_work() as s:
+            found = await verify_chain(s)
+            chains = len(set((await s.scalars(select(AuditEvent.chain).distinct())).all()))
+        return chains, found.ok, found.reason
+    finally:
+        await db.dispose()
+
+
 def report(args: argparse.Namespace, hello: Load, scans: Load, db: dict[str, int], after: dict[str, int],
-           replayed: tuple[int, int], cpu: tuple[str, str]) -> bool:
+           replayed: tuple[int, int], cpu: tuple[str, str], audit: tuple[int, bool, str | None]) -> bool:
     lost = scans.created - db["passages"]  # > 0: a 201 whose passage is not in the database
     in_flight = -lost  # rows whose 201 wrk never read: requests still in flight when it stopped
     ok, bad = replayed
@@ -328,8 +343,9 @@ def report(args: argparse.Namespace, hello: Load, scans: Load, db: dict[str, int
           f"{max(in_flight, 0)} (at most {args.connections}); duplicate keys: {db['passages'] - db['distinct_keys']}")
     print(f"replayed {ok + bad} recorded keys: {ok} answered 200 with the same passage, {bad} did not; "
           f"passages after the replay: {after['passages']:,} (unchanged: {after['passages'] == db['passages']})")
+    print(f"audit log: {audit[0]} chains verified, intact: {audit[1]}" + (f" ({audit[2]})" if audit[2] else ""))
     healthy = (
-        lost <= 0 and in_flight <= args.connections and bad == 0 and scans.other == 0 and scans.errors == 0
+        audit[1] and lost <= 0 and in_flight <= args.connections and bad == 0 and scans.other == 0 and scans.errors == 0
         and db["passages"] == db["distinct_keys"] == db["counted"] == after["passages"]
         and db["notices"] == 2 * db["passages"]
     )
@@ -389,7 +405,8 @@ def main() -> None:
             db = since(before, settled(dsn))
             replayed = replay(base, token, checkpoint, dsn, args.replay)
             after = since(before, check_database(dsn))
-    if not report(args, hello, scans, db, after, replayed, cpu):
+        audit = asyncio.run(audit_intact(url))
+    if not report(args, hello, scans, db, after, replayed, cpu, audit):
         sys.exit(1)
 
 
