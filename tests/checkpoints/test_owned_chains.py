@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 from dancu.accounts.permissions import Actor, Role
 from dancu.audit import repository as audit_repo
 from dancu.audit.models import AuditEvent
-from dancu.audit.service import verify_chain
+from dancu.audit.service import record_event, verify_chain
 from dancu.checkpoints.models import Checkpoint, CheckpointAssignment, Passage
 from dancu.checkpoints.passages import Pending, prepare
 from dancu.checkpoints.recorder import Recorder
@@ -113,13 +113,21 @@ async def test_writers_of_several_processes_each_own_a_chain_and_the_chains_veri
         place = await _place(one, settings)
         pendings = await _pendings(one, place, 40)
         recorders = [Recorder(one, group_commit=True), Recorder(two, group_commit=True)]
-        await asyncio.gather(*(recorders[i % 2].submit([p]) for i, p in enumerate(pendings)))
+
+        async def audited(i: int) -> None:  # other audited work, on the shared chains
+            async with (one if i % 2 else two).unit_of_work() as s:
+                await record_event(s, place.actor, "person:read", purpose="contact_tracing", subject_id=i)
+
+        await asyncio.gather(*(recorders[i % 2].submit([p]) for i, p in enumerate(pendings)),
+                             *(audited(i) for i in range(20)))
         owned = {r._pg.claimed(c) for r in recorders for c in r._pg._open}  # type: ignore[union-attr]
         assert None not in owned and len(owned) >= 2 and min(owned) >= audit_repo.SHARED_CHAINS
         async with one.unit_of_work() as s:
             assert await s.scalar(select(func.count()).select_from(Passage)) == 40
             used = set((await s.scalars(select(AuditEvent.chain).where(AuditEvent.action == "passage:record"))).all())
             assert used <= owned
+            shared = set((await s.scalars(select(AuditEvent.chain).where(AuditEvent.action == "person:read"))).all())
+            assert shared and max(shared) < audit_repo.SHARED_CHAINS
             report = await verify_chain(s)
             assert report.ok, report.reason
         for r in recorders:
@@ -176,4 +184,32 @@ async def test_when_no_writer_chain_is_free_a_batch_locks_a_shared_chain(fresh_d
         await recorder.aclose()
     finally:
         await holder.close()
+        await db.dispose()
+
+
+async def test_deliveries_follow_the_webhooks_read_before_the_write(fresh_db: str, settings: Settings) -> None:
+    """A batch decides before its write whether deliveries come with it (and so whether it needs a
+    transaction); `finish_notices` then uses that same reading, not a fresher one."""
+    from dancu.notifications import repository as notices_repo
+    from dancu.notifications.service import Movement, active_webhooks, finish_notices, prepare_notices
+
+    db = Database(fresh_db)
+    try:
+        place = await _place(db, settings)
+        async with db.unit_of_work() as s:
+            admin = await actor_of(s, await make_account(s, Role.ADMIN, "VN"))
+            before = await active_webhooks(s)
+            await create_webhook(s, admin, WebhookCreate(url="https://dest.example/h", unit_code=place.destination),
+                                 allow_loopback_http=True)
+        async with db.unit_of_work() as s:
+            assert await active_webhooks(s) and not before
+            person = await make_person(s)
+            notices = await prepare_notices(s, [Movement(source="passage", person_id=person.id,
+                                                         origin_unit_code=HANOI_COMMUNE,
+                                                         destination_unit_code=place.destination,
+                                                         travel_date=utcnow().date())])
+            ids = await notices_repo.insert_notices(s, notices.rows)
+            await finish_notices(s, notices, ids, None, before)
+            assert await s.scalar(select(func.count()).select_from(WebhookDelivery)) == 0
+    finally:
         await db.dispose()

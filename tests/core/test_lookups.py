@@ -4,13 +4,14 @@ group-commit writer); on SQLite an ordinary unit of work."""
 from __future__ import annotations
 
 import asyncio
+from contextlib import AsyncExitStack
 from typing import Any
 
 import pytest
 from sqlalchemy import text
 
 from dancu.core.db import Database
-from dancu.core.driver import driver, release_reader
+from dancu.core.driver import READER_POOL_SIZE, driver, release_reader
 from tests.conftest import ENGINE
 
 
@@ -105,6 +106,24 @@ async def test_lookups_take_driver_connections_from_a_reader_pool(fresh_db: str)
     finally:
         await db.dispose()
     assert last.is_closed()  # dispose closes the reader pool's connections
+
+
+@pytest.mark.skipif(ENGINE != "postgresql", reason="the reader pool is PostgreSQL's")
+async def test_no_reader_slot_is_lost(fresh_db: str) -> None:
+    db = Database(fresh_db)  # an empty pool: each first use opens a connection, so two can be opening at once
+    try:
+        async with db.lookups() as s:  # two tasks of one session asking at once get the same connection
+            a, b = await asyncio.gather(driver(s), driver(s))
+            assert a is b
+        assert await driver(s) is not a  # after the block: SQLAlchemy's connection, no reader taken
+        await s.close()
+        # Every reader slot came back: the pool's whole size can be taken at once.
+        async with AsyncExitStack() as stack:
+            sessions = [await stack.enter_async_context(db.lookups()) for _ in range(READER_POOL_SIZE)]
+            taken = await asyncio.wait_for(asyncio.gather(*(driver(x) for x in sessions)), 5)
+            assert len({id(c) for c in taken}) == READER_POOL_SIZE
+    finally:
+        await db.dispose()
 
 
 @pytest.mark.skipif(ENGINE != "sqlite", reason="SQLite's lookups are a unit of work")

@@ -21,7 +21,7 @@ from dancu.checkpoints.passage_repository import count_rows
 from dancu.checkpoints.passages import Batch, Outcome, Pending, effects_of
 from dancu.checkpoints.scanning import ALREADY_SCANNED_WINDOW, Lookups
 from dancu.core.driver import driver
-from dancu.notifications.service import finish_notices, prepare_notices, webhooks_active
+from dancu.notifications.service import active_webhooks, finish_notices, prepare_notices
 
 
 class Raced(Exception):
@@ -60,13 +60,14 @@ async def write_batch_pg(session: AsyncSession, pendings: Sequence[Pending], now
     if created:
         effects = await effects_of(session, created)
         notices = await prepare_notices(session, effects.movements)
-        own_tx = owned is not None and await webhooks_active(session)
-        async with pg.transaction() if own_tx else nullcontext():
+        # Read once: with deliveries to write, the writes need a transaction (an owned chain has none).
+        hooks = await active_webhooks(session)
+        async with pg.transaction() if owned is not None and hooks else nullcontext():
             ok, notice_ids = await repo.write(
                 pg, [row for row, _, _ in created], notices.rows, count_rows(session, effects.counts),
                 appending([effects.event], chain, [context.audit_id], now), owned=owned is not None,
             )
             if not ok:
                 raise Raced(f"an idempotency key of this batch of {len(created)} was recorded meanwhile")
-            await finish_notices(session, notices, notice_ids, pg)
+            await finish_notices(session, notices, notice_ids, pg, hooks)
     return batch.results()

@@ -241,16 +241,17 @@ class Database:
             self._readers = self.driver_pool(READER_POOL_SIZE)
         async with self.reader() as session:
             session.info[READERS_KEY] = self._readers
+            healthy = True
             try:
                 yield session
             except Exception:
-                release_reader(session)
                 raise
             except BaseException:  # cancelled, perhaps mid-statement: the connection's state is unknown
-                release_reader(session, healthy=False)
+                healthy = False
                 raise
-            else:
-                release_reader(session)
+            finally:
+                release_reader(session, healthy=healthy)
+                del session.info[READERS_KEY]  # a statement after the block takes no reader it cannot give back
 
     def driver_pool(self, size: int, claim: Callable[[Any], Awaitable[Any]] | None = None, *,
                     generic_plans: bool = False) -> DriverPool:

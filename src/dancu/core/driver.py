@@ -121,14 +121,16 @@ class DriverPool:
     @asynccontextmanager
     async def connection(self) -> AsyncIterator[Any]:
         """An asyncpg connection outside any transaction (each statement commits on its own, unless the block
-        opens one); closed instead of kept when the block leaves it broken or inside a transaction."""
+        opens one); closed instead of kept when the block leaves it broken or inside a transaction, or is
+        cancelled (perhaps mid-statement)."""
         conn = await self.acquire()
-        healthy = False
+        healthy = True
         try:
             yield conn
-            healthy = True
+        except Exception:
+            raise
         except BaseException:
-            healthy = not conn.is_closed() and not conn.is_in_transaction()
+            healthy = False
             raise
         finally:
             self.release(conn, healthy)
@@ -137,17 +139,8 @@ class DriverPool:
     async def transaction(self) -> AsyncIterator[Any]:
         """An asyncpg connection in a transaction that commits when the block ends and rolls back if it
         raises."""
-        conn = await self.acquire()
-        healthy = False
-        try:
-            async with conn.transaction():
-                yield conn
-            healthy = True
-        except BaseException:
-            healthy = not conn.is_closed() and not conn.is_in_transaction()
-            raise
-        finally:
-            self.release(conn, healthy)
+        async with self.connection() as conn, conn.transaction():
+            yield conn
 
     async def close(self) -> None:
         conns, self._open, self._free, self._claimed = self._open, set(), [], {}
@@ -177,8 +170,12 @@ async def driver(session: AsyncSession) -> Any:
     if readers is not None:  # a lookups session: a connection of the reader pool, taken at first use
         pg = session.info.get(_READER)
         if pg is None:
-            pg = session.info[_READER] = await readers.acquire()
-        return pg
+            pg = await readers.acquire()
+            if session.info.get(_READER) is not None:  # another task of this session took one meanwhile
+                readers.release(pg)
+            else:
+                session.info[_READER] = pg
+        return session.info[_READER]
     conn = await session.connection()
     raw = await conn.get_raw_connection()
     adapter: Any = raw.dbapi_connection

@@ -46,9 +46,10 @@ async def _active_webhooks(session: AsyncSession) -> tuple[tuple[int, str], ...]
     return hooks
 
 
-async def webhooks_active(session: AsyncSession) -> bool:
-    """Whether notices may have webhook deliveries to insert with them (cached, as `finish_notices` reads it)."""
-    return bool(await _active_webhooks(session))
+async def active_webhooks(session: AsyncSession) -> tuple[tuple[int, str], ...]:
+    """The active webhooks as (id, unit path) (cached for WEBHOOK_CACHE_SECONDS): read once by a writer that
+    must know before its write whether deliveries come with the notices, and given to `finish_notices`."""
+    return await _active_webhooks(session)
 
 
 async def _unit_info(session: AsyncSession, codes: set[str]) -> dict[str, tuple[str | None, str]]:
@@ -127,15 +128,17 @@ async def prepare_notices(session: AsyncSession, movements: Sequence[Movement]) 
 
 
 async def finish_notices(session: AsyncSession, prepared: PreparedNotices, ids: Sequence[int],
-                         pg: Any = None) -> list[NewNotice]:
+                         pg: Any = None, hooks: tuple[tuple[int, str], ...] | None = None) -> list[NewNotice]:
     """The notices just inserted with these ids (in row order), and their webhook deliveries: in the session's
-    transaction, or in that of `pg` (an asyncpg connection) when given."""
+    transaction, or in that of `pg` (an asyncpg connection) when given. `hooks`: the active webhooks as the
+    caller read them before its write (`active_webhooks`), so both decide alike; read here when not given."""
     notices = [
         NewNotice(notice_id, unit, kind, m.source, m.person_id, m.origin_unit_code, province,
                   m.destination_unit_code, m.travel_date, m.declaration_id, m.passage_id, m.checkpoint_id)
         for notice_id, (m, unit, kind, province) in zip(ids, prepared.sent, strict=True)
     ]
-    hooks = await _active_webhooks(session)
+    if hooks is None:
+        hooks = await _active_webhooks(session)
     if hooks:
         units = prepared.units
         deliveries = [
