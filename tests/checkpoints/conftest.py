@@ -14,12 +14,14 @@ import pytest_asyncio
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from dancu.accounts.models import Account
-from dancu.accounts.permissions import Role
+from dancu.accounts.permissions import Actor, Role
 from dancu.accounts.schemas import TokenCreate
 from dancu.accounts.service import create_token
 from dancu.checkpoints.models import Checkpoint, CheckpointAssignment
+from dancu.checkpoints.passages import Pending, prepare
+from dancu.checkpoints.schemas import PassageIn
 from dancu.config import Settings
-from dancu.core.db import utcnow
+from dancu.core.db import Database, utcnow
 from dancu.credentials.keyfiles import init_keys
 from dancu.credentials.keys import Keyring, get_keyring
 from dancu.credentials.travel_pass import TravelPassClaims, issue_travel_pass
@@ -162,3 +164,35 @@ async def post_passage(
 ) -> httpx.Response:
     cid = checkpoint_id or scene.checkpoint.id
     return await client.post(f"/api/v1/checkpoints/{cid}/passages", json=body, headers=scene.headers)
+
+
+@dataclass
+class Place:
+    """An officer at a checkpoint in a database of its own (`fresh_db`), for tests that need real commits."""
+
+    checkpoint_id: int
+    destination: str
+    actor: Actor
+    keyring: Keyring
+
+
+async def place_in(db: Database, settings: Settings) -> Place:
+    """Keys in the settings' data dir, an officer assigned to a checkpoint in Hà Nội, a destination in HCMC."""
+    assert init_keys(settings.keys_dir, now=utcnow() - timedelta(days=30))
+    keyring = get_keyring(settings)
+    async with db.unit_of_work() as s:
+        officer = await make_account(s, Role.CHECKPOINT_OFFICER, HANOI_COMMUNE)
+        checkpoint = Checkpoint(name="Trạm 1", unit_code=HANOI_COMMUNE, kind="internal")
+        s.add(checkpoint)
+        await s.flush()
+        s.add(CheckpointAssignment(checkpoint_id=checkpoint.id, account_id=officer.id))
+        return Place(checkpoint.id, await hcmc_commune(s), await actor_of(s, officer), keyring)
+
+
+async def pendings_at(db: Database, place: Place, n: int) -> list[Pending]:
+    """n passages of new people's valid passes, checked and ready for a recorder."""
+    async with db.unit_of_work() as s:
+        codes = [(await make_declaration(s, await make_person(s), place.keyring, destination=place.destination))
+                 .pass_code for _ in range(n)]
+    return [prepare(PassageIn.model_validate(passage(c)), checkpoint_id=place.checkpoint_id, actor=place.actor,
+                    keyring=place.keyring, now=utcnow()) for c in codes]

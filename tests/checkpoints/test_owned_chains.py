@@ -5,63 +5,29 @@ transaction when webhooks are active, and the locked shared chains when no write
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
-from datetime import timedelta
 from typing import Any
 
 import asyncpg
 import pytest
 from sqlalchemy import func, select
 
-from dancu.accounts.permissions import Actor, Role
+from dancu.accounts.permissions import Role
 from dancu.audit import repository as audit_repo
 from dancu.audit.models import AuditEvent
 from dancu.audit.service import record_event, verify_chain
-from dancu.checkpoints.models import Checkpoint, CheckpointAssignment, Passage
-from dancu.checkpoints.passages import Pending, prepare
+from dancu.checkpoints.models import Passage
 from dancu.checkpoints.recorder import Recorder
-from dancu.checkpoints.schemas import PassageIn
 from dancu.config import Settings
 from dancu.core.db import Database, utcnow
 from dancu.core.driver import driver_connect_args
-from dancu.credentials.keyfiles import init_keys
-from dancu.credentials.keys import Keyring, get_keyring
 from dancu.notifications.models import Notice, WebhookDelivery
 from dancu.notifications.schemas import WebhookCreate
 from dancu.notifications.webhooks import create_webhook
-from tests.checkpoints.conftest import actor_of, make_declaration, passage
+from tests.checkpoints.conftest import actor_of, pendings_at, place_in
 from tests.conftest import ENGINE
-from tests.factories import HANOI_COMMUNE, hcmc_commune, make_account, make_person
+from tests.factories import HANOI_COMMUNE, make_account, make_person
 
 pytestmark = pytest.mark.skipif(ENGINE != "postgresql", reason="writer connections are PostgreSQL's")
-
-
-@dataclass
-class Place:
-    checkpoint_id: int
-    destination: str
-    actor: Actor
-    keyring: Keyring
-
-
-async def _place(db: Database, settings: Settings) -> Place:
-    assert init_keys(settings.keys_dir, now=utcnow() - timedelta(days=30))
-    keyring = get_keyring(settings)
-    async with db.unit_of_work() as s:
-        officer = await make_account(s, Role.CHECKPOINT_OFFICER, HANOI_COMMUNE)
-        checkpoint = Checkpoint(name="Trạm 1", unit_code=HANOI_COMMUNE, kind="internal")
-        s.add(checkpoint)
-        await s.flush()
-        s.add(CheckpointAssignment(checkpoint_id=checkpoint.id, account_id=officer.id))
-        return Place(checkpoint.id, await hcmc_commune(s), await actor_of(s, officer), keyring)
-
-
-async def _pendings(db: Database, place: Place, n: int) -> list[Pending]:
-    async with db.unit_of_work() as s:
-        codes = [(await make_declaration(s, await make_person(s), place.keyring, destination=place.destination))
-                 .pass_code for _ in range(n)]
-    return [prepare(PassageIn.model_validate(passage(c)), checkpoint_id=place.checkpoint_id, actor=place.actor,
-                    keyring=place.keyring, now=utcnow()) for c in codes]
 
 
 def _writer_connection(recorder: Recorder) -> Any:
@@ -79,8 +45,8 @@ def _logged(conn: Any) -> list[str]:
 async def test_batches_commit_without_begin_on_an_owned_chain(fresh_db: str, settings: Settings) -> None:
     db = Database(fresh_db)
     try:
-        place = await _place(db, settings)
-        pendings = await _pendings(db, place, 6)
+        place = await place_in(db, settings)
+        pendings = await pendings_at(db, place, 6)
         recorder = Recorder(db, group_commit=True)
         assert [o.status for o in await recorder.submit(pendings[:1])] == ["created"]
         conn = _writer_connection(recorder)
@@ -110,8 +76,8 @@ async def test_writers_of_several_processes_each_own_a_chain_and_the_chains_veri
     other audited work on the shared chains meanwhile: every chain verifies."""
     one, two = Database(fresh_db), Database(fresh_db)
     try:
-        place = await _place(one, settings)
-        pendings = await _pendings(one, place, 40)
+        place = await place_in(one, settings)
+        pendings = await pendings_at(one, place, 40)
         recorders = [Recorder(one, group_commit=True), Recorder(two, group_commit=True)]
 
         async def audited(i: int) -> None:  # other audited work, on the shared chains
@@ -142,12 +108,12 @@ async def test_with_active_webhooks_the_writes_and_deliveries_share_a_transactio
 ) -> None:
     db = Database(fresh_db)
     try:
-        place = await _place(db, settings)
+        place = await place_in(db, settings)
         async with db.unit_of_work() as s:
             admin = await actor_of(s, await make_account(s, Role.ADMIN, "VN"))
             hook = await create_webhook(s, admin, WebhookCreate(url="https://dest.example/h",
                                                                 unit_code=place.destination), allow_loopback_http=True)
-        pendings = await _pendings(db, place, 2)
+        pendings = await pendings_at(db, place, 2)
         recorder = Recorder(db, group_commit=True)
         await recorder.submit(pendings[:1])
         seen = _logged(_writer_connection(recorder))
@@ -170,8 +136,8 @@ async def test_when_no_writer_chain_is_free_a_batch_locks_a_shared_chain(fresh_d
     db = Database(fresh_db)
     holder = await asyncpg.connect(**driver_connect_args(db.engine))
     try:
-        place = await _place(db, settings)
-        pendings = await _pendings(db, place, 3)
+        place = await place_in(db, settings)
+        pendings = await pendings_at(db, place, 3)
         for chain in range(audit_repo.SHARED_CHAINS, audit_repo.SHARED_CHAINS + audit_repo.WRITER_CHAINS):
             assert await holder.fetchval("SELECT pg_try_advisory_lock($1::bigint)", audit_repo.pg_lock_key(chain))
         recorder = Recorder(db, group_commit=True)
@@ -195,7 +161,7 @@ async def test_deliveries_follow_the_webhooks_read_before_the_write(fresh_db: st
 
     db = Database(fresh_db)
     try:
-        place = await _place(db, settings)
+        place = await place_in(db, settings)
         async with db.unit_of_work() as s:
             admin = await actor_of(s, await make_account(s, Role.ADMIN, "VN"))
             before = await active_webhooks(s)

@@ -20,7 +20,7 @@ from dancu.checkpoints.schemas import PassageIn
 from dancu.config import Settings
 from dancu.core.db import Database, utcnow
 from dancu.notifications.models import Notice
-from tests.checkpoints.conftest import Scene, actor_of, make_declaration, passage
+from tests.checkpoints.conftest import Scene, actor_of, make_declaration, passage, pendings_at, place_in
 from tests.conftest import ENGINE
 from tests.factories import make_person
 
@@ -104,31 +104,12 @@ async def test_a_write_with_a_taken_key_writes_nothing_else(session: AsyncSessio
 @pg_only
 async def test_a_key_inserted_by_another_transaction_meanwhile(fresh_db: str, settings: Settings) -> None:
     """Another process holds an uncommitted passage with one of the batch's keys: the batch's insert waits for
-    it, finds the key taken, the batch is rolled back and written item by item — the raced item answers as
-    the replay it is, the others are recorded once."""
-    from dancu.accounts.permissions import Role
-    from dancu.checkpoints.models import Checkpoint, CheckpointAssignment
-    from dancu.credentials.keyfiles import init_keys
-    from dancu.credentials.keys import get_keyring
-    from tests.factories import HANOI_COMMUNE, hcmc_commune, make_account
-
-    assert init_keys(settings.keys_dir, now=utcnow() - timedelta(days=30))
-    keyring = get_keyring(settings)
+    it, finds the key taken, the batch's write fails whole (on the writer's own audit chain, one statement)
+    and the batch is written item by item — the raced item answers as the replay it is, the others are
+    recorded once."""
     db = Database(fresh_db)
     try:
-        async with db.unit_of_work() as s:
-            officer = await make_account(s, Role.CHECKPOINT_OFFICER, HANOI_COMMUNE)
-            checkpoint = Checkpoint(name="Trạm 1", unit_code=HANOI_COMMUNE, kind="internal")
-            s.add(checkpoint)
-            await s.flush()
-            s.add(CheckpointAssignment(checkpoint_id=checkpoint.id, account_id=officer.id))
-            destination = await hcmc_commune(s)
-            codes = [(await make_declaration(s, await make_person(s), keyring, destination=destination)).pass_code
-                     for _ in range(3)]
-            actor = await actor_of(s, officer)
-        bodies = [passage(c) for c in codes]
-        pendings = [prepare(PassageIn.model_validate(b), checkpoint_id=checkpoint.id, actor=actor, keyring=keyring,
-                            now=utcnow()) for b in bodies]
+        pendings = await pendings_at(db, await place_in(db, settings), 3)
         recorder = Recorder(db, group_commit=True)
         async with db.engine.connect() as other:
             trans = await other.begin()
