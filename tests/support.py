@@ -107,8 +107,8 @@ def drop_templates(pg_url: str) -> None:
 
 class BoundDriverPool(DriverPool):
     """A group-commit writer's driver connections (`DriverPool`) for a `TestDatabase`: inside a test's
-    transaction, the test connection's driver in a savepoint, so the writer sees the test's rows and its
-    writes roll back with them; outside one, connections of its own as in production."""
+    transaction, the test connection's driver (a transaction on it is a savepoint), so the writer sees the
+    test's rows and its writes roll back with them; outside one, connections of its own as in production."""
 
     def __init__(self, db: TestDatabase, size: int, claim: Callable[[Any], Awaitable[Any]] | None = None, *,
                  generic_plans: bool = False) -> None:
@@ -125,17 +125,6 @@ class BoundDriverPool(DriverPool):
                 yield pg
             return
         yield (await conn.get_raw_connection()).driver_connection
-
-    @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[Any]:
-        conn = self.db._conn
-        if conn is None:
-            async with super().transaction() as pg:
-                yield pg
-            return
-        pg = (await conn.get_raw_connection()).driver_connection
-        async with pg.transaction():  # nested in the test's transaction: a savepoint
-            yield pg
 
 
 class TestDatabase(Database):

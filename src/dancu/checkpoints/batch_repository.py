@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
+import asyncpg
 from pydantic_core import from_json
 
 from dancu.audit import repository as audit_repo
@@ -120,8 +121,6 @@ async def write(pg: Any, passages: Sequence[Mapping[str, Any]], notices: Sequenc
     """(True, the notices' ids in row order) when every passage was inserted; (False, []) when a key was
     already taken, and then nothing else was written: the caller rolls the transaction back (in a statement
     of its own, `owned`, the statement itself is undone)."""
-    import asyncpg
-
     args = (json_rows(passages), len(passages), json_rows(notices), json_rows(counts), json_rows(audit.rows),
             audit.canonical, audit.chain)
     try:

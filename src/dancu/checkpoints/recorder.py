@@ -25,11 +25,7 @@ async def _write(session: AsyncSession, pendings: Sequence[Pending]) -> list[Out
     return await write_batch(session, pendings, utcnow())
 
 
-async def _write_pg(session: AsyncSession, pendings: Sequence[Pending], pg: Any) -> list[Outcome]:
-    return await write_batch_pg(session, pendings, utcnow(), pg)
-
-
-async def _write_pg_owned(session: AsyncSession, pendings: Sequence[Pending], pg: Any, chain: int) -> list[Outcome]:
+async def _write_pg(session: AsyncSession, pendings: Sequence[Pending], pg: Any, chain: int | None) -> list[Outcome]:
     return await write_batch_pg(session, pendings, utcnow(), pg, owned=chain)
 
 
@@ -42,7 +38,7 @@ def _failed(_exc: BaseException) -> Outcome:
 class Recorder(GroupCommit[Pending, Outcome]):
     def __init__(self, db: Database, *, group_commit: bool) -> None:
         super().__init__(db, _write, _failed, group_commit=group_commit, write_pg=_write_pg,
-                         pg_batchable=pg_batchable, write_pg_owned=_write_pg_owned, claim=pg_claim_chain)
+                         pg_batchable=pg_batchable, claim=pg_claim_chain)
 
 
 def get_recorder(app: FastAPI) -> Recorder:

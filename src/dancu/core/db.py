@@ -244,10 +244,8 @@ class Database:
             healthy = True
             try:
                 yield session
-            except Exception:
-                raise
-            except BaseException:  # cancelled, perhaps mid-statement: the connection's state is unknown
-                healthy = False
+            except BaseException as exc:  # cancelled, perhaps mid-statement: the connection's state is unknown
+                healthy = isinstance(exc, Exception)
                 raise
             finally:
                 release_reader(session, healthy=healthy)

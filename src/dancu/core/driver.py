@@ -127,10 +127,8 @@ class DriverPool:
         healthy = True
         try:
             yield conn
-        except Exception:
-            raise
-        except BaseException:
-            healthy = False
+        except BaseException as exc:
+            healthy = isinstance(exc, Exception)
             raise
         finally:
             self.release(conn, healthy)

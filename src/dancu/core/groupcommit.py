@@ -9,17 +9,15 @@ commits, and only then resolves the futures: a request never answers before its 
 `in_flight` batches are written at once; meanwhile the next ones queue up, so batches grow with the load
 and latency stays at about two transaction times. The tasks exist only while there is work.
 
-On PostgreSQL a domain may also give `write_pg(session, items, pg)`, which writes a batch through the driver
-on a connection of the writer's own (`core.driver.DriverPool`): `pg` is in the batch's transaction and `session`
-is a `Database.lookups()` session for the cached reads the batch may need (it writes nothing). It is used for
-the batches `pg_batchable(items)` accepts; the others go through a unit of work as before.
-
-A domain that also gives `claim(pg)` and `write_pg_owned(session, items, pg, owned)` has each writer connection
-claim something of its own when it opens (the passages claim an audit chain: `audit.repository.pg_claim_chain`),
-and its batches are then written by `write_pg_owned` on that connection outside a transaction: statements that
-each commit on their own, every one atomic, so a batch saves the BEGIN and COMMIT round trips — each of which
-waits its turn in a busy event loop (~2 ms under load, docs/benchmarks.md). A connection that claimed nothing
-(None) writes its batches with `write_pg` in a transaction, as before.
+On PostgreSQL a domain may also give `write_pg(session, items, pg, owned)`, which writes a batch through the
+driver on a connection of the writer's own (`core.driver.DriverPool`); `session` is a `Database.lookups()`
+session for the cached reads the batch may need (it writes nothing). It is used for the batches
+`pg_batchable(items)` accepts; the others go through a unit of work as before. `owned` is what the
+connection claimed when it opened, if the domain gives `claim(pg)` (the passages claim an audit chain:
+`audit.repository.pg_claim_chain`). With something owned, `pg` is in no transaction and the batch is
+statements that each commit on their own, every one atomic: that saves the BEGIN and COMMIT round trips,
+each of which waits its turn in a busy event loop (~2 ms under load, docs/benchmarks.md). With None, `pg`
+is in the batch's transaction.
 
 If a batch fails, its items are written one by one, so one bad item fails alone; an item that still fails
 becomes `failed(exc)` for its request. Without group commit (SQLite: one writer, tests, small
@@ -64,15 +62,13 @@ class GroupCommit(Generic[T, R]):
         max_batch: int = MAX_BATCH,
         in_flight: int = IN_FLIGHT,
         parallel_min: int = PARALLEL_MIN,
-        write_pg: Callable[[AsyncSession, Sequence[T], Any], Awaitable[list[R]]] | None = None,
+        write_pg: Callable[[AsyncSession, Sequence[T], Any, Any], Awaitable[list[R]]] | None = None,
         pg_batchable: Callable[[Sequence[T]], bool] = lambda _items: True,
-        write_pg_owned: Callable[[AsyncSession, Sequence[T], Any, Any], Awaitable[list[R]]] | None = None,
         claim: Callable[[Any], Awaitable[Any]] | None = None,
     ) -> None:
         self.db = db
         self.write = write
         self.write_pg = write_pg if group_commit and not db.is_sqlite else None
-        self.write_pg_owned = write_pg_owned if self.write_pg is not None and claim is not None else None
         self._claim = claim
         self.pg_batchable = pg_batchable
         self._pg: DriverPool | None = None
@@ -155,20 +151,13 @@ class GroupCommit(Generic[T, R]):
     async def _write(self, items: Sequence[T]) -> list[R]:
         if self.write_pg is not None and self.pg_batchable(items):
             if self._pg is None:
-                self._pg = self.db.driver_pool(self._in_flight, self._claim if self.write_pg_owned else None,
-                                               generic_plans=True)
-            if self.write_pg_owned is None:
-                async with self._pg.transaction() as pg, self.db.lookups() as session:
-                    results = await self.write_pg(session, items, pg)
-            else:
-                async with self._pg.connection() as pg:
-                    owned = self._pg.claimed(pg)
-                    # (The transaction first: the lookups session may be a savepoint on the same connection.)
-                    async with pg.transaction() if owned is None else nullcontext(), self.db.lookups() as session:
-                        if owned is not None:  # statements that commit on their own (see the module's docstring)
-                            results = await self.write_pg_owned(session, items, pg, owned)
-                        else:
-                            results = await self.write_pg(session, items, pg)
+                self._pg = self.db.driver_pool(self._in_flight, self._claim, generic_plans=True)
+            async with self._pg.connection() as pg:
+                owned = self._pg.claimed(pg)
+                # Without anything owned, a transaction; it comes first, as the lookups session may be a
+                # savepoint on the same connection (tests).
+                async with pg.transaction() if owned is None else nullcontext(), self.db.lookups() as session:
+                    results = await self.write_pg(session, items, pg, owned)
         else:
             async with self.db.unit_of_work() as session:
                 results = await self.write(session, items)

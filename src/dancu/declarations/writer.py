@@ -37,10 +37,10 @@ class Issued:
     token_use: TokenUse | None = None
 
 
-async def write_issued(session: AsyncSession, items: Sequence[Issued], pg: Any) -> list[bool]:
+async def write_issued(session: AsyncSession, items: Sequence[Issued], pg: Any, _owned: None = None) -> list[bool]:
     """A batch in two statements (batch_repository.py), after the due token stamps (their own UPDATE, rows
-    locked in id order), in the transaction of `pg` (the writer's own asyncpg connection); `session` only
-    serves cached lookups."""
+    locked in id order), in the transaction of `pg` (the writer's own asyncpg connection; this writer claims
+    nothing, so `_owned` is None); `session` only serves cached lookups."""
     used = dict(i.token_use for i in items if i.token_use is not None)
     if used:
         await accounts_repo.pg_touch_tokens(pg, used)

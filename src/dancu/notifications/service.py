@@ -35,7 +35,9 @@ def invalidate_webhook_cache() -> None:
     _webhooks.clear()
 
 
-async def _active_webhooks(session: AsyncSession) -> tuple[tuple[int, str], ...]:
+async def active_webhooks(session: AsyncSession) -> tuple[tuple[int, str], ...]:
+    """The active webhooks as (id, unit path) (cached for WEBHOOK_CACHE_SECONDS): read once by a writer that
+    must know before its write whether deliveries come with the notices, and given to `finish_notices`."""
     key = database_key(session)
     now = time.monotonic()
     cached = _webhooks.get(key)
@@ -44,12 +46,6 @@ async def _active_webhooks(session: AsyncSession) -> tuple[tuple[int, str], ...]
     hooks = tuple(await repo.active_webhook_paths(session))
     _webhooks[key] = (now, hooks)
     return hooks
-
-
-async def active_webhooks(session: AsyncSession) -> tuple[tuple[int, str], ...]:
-    """The active webhooks as (id, unit path) (cached for WEBHOOK_CACHE_SECONDS): read once by a writer that
-    must know before its write whether deliveries come with the notices, and given to `finish_notices`."""
-    return await _active_webhooks(session)
 
 
 async def _unit_info(session: AsyncSession, codes: set[str]) -> dict[str, tuple[str | None, str]]:
@@ -138,7 +134,7 @@ async def finish_notices(session: AsyncSession, prepared: PreparedNotices, ids: 
         for notice_id, (m, unit, kind, province) in zip(ids, prepared.sent, strict=True)
     ]
     if hooks is None:
-        hooks = await _active_webhooks(session)
+        hooks = await active_webhooks(session)
     if hooks:
         units = prepared.units
         deliveries = [
